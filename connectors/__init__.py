@@ -1,0 +1,1 @@
+"""Target-system connectors.  ``base`` holds the contract; one folder per target."""

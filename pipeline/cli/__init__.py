@@ -1,0 +1,39 @@
+"""The ``voicebus`` command line.  Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from pipeline.cli import (
+    conflicts_cmd,
+    dev_cmd,
+    dlq_cmd,
+    process_cmd,
+    routes_cmd,
+    schemas_cmd,
+    sink_cmd,
+    topics_cmd,
+)
+
+app = typer.Typer(
+    name="voicebus",
+    help="Event-streaming integration hub for voice AI.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for _module in (
+    dev_cmd,
+    schemas_cmd,
+    topics_cmd,
+    process_cmd,
+    routes_cmd,
+    sink_cmd,
+    dlq_cmd,
+    conflicts_cmd,
+):
+    _module.register(app)
+
+
+def main() -> None:
+    app()
