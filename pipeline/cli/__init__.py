@@ -8,6 +8,7 @@ from pipeline.cli import (
     conflicts_cmd,
     dev_cmd,
     dlq_cmd,
+    events_cmd,
     process_cmd,
     routes_cmd,
     schemas_cmd,
@@ -24,6 +25,7 @@ app = typer.Typer(
 
 for _module in (
     dev_cmd,
+    events_cmd,
     schemas_cmd,
     topics_cmd,
     process_cmd,
