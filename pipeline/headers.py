@@ -12,7 +12,9 @@ ROUTE = "vb-route"  # name of the rule that routed the record
 REDACTION = "vb-redaction"  # redaction policy applied (e.g. "chat")
 
 # set when a record is dead-lettered (DLQ) or parked for retry
-ERROR_CLASS = "vb-error-class"  # retryable | throttled | auth | permanent | data | conflict | decode
+ERROR_CLASS = (
+    "vb-error-class"  # retryable | throttled | auth | permanent | data | conflict | decode
+)
 ERROR_MESSAGE = "vb-error-message"
 ATTEMPTS = "vb-attempts"
 FIRST_FAILURE_AT = "vb-first-failure-at"

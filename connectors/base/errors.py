@@ -25,7 +25,9 @@ class ConnectorError(Exception):
 
     error_class: ClassVar[str] = "error"
 
-    def __init__(self, message: str, *, status_code: int | None = None, vendor_code: str | None = None):
+    def __init__(
+        self, message: str, *, status_code: int | None = None, vendor_code: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.status_code = status_code

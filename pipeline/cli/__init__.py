@@ -37,5 +37,13 @@ for _module in (
     _module.register(app)
 
 
+@app.command()
+def version() -> None:
+    """Print the voicebus version."""
+    from pipeline import __version__
+
+    typer.echo(f"voicebus {__version__}")
+
+
 def main() -> None:
     app()
