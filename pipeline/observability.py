@@ -45,11 +45,11 @@ class Telemetry:
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
                     for point in metric.data.data_points:
-                        value = getattr(point, "value", None)
-                        if value is None:
-                            value = getattr(point, "count", 0)
+                        raw: Any = getattr(point, "value", None)
+                        if raw is None:
+                            raw = getattr(point, "count", 0)
                         out.setdefault(metric.name, []).append(
-                            (dict(point.attributes or {}), float(value))
+                            (dict(point.attributes or {}), float(raw))
                         )
         return out
 

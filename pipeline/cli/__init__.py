@@ -23,6 +23,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """voicebus: carry voice call events over Kafka to the business systems that need them."""
+
+
 for _module in (
     dev_cmd,
     events_cmd,
