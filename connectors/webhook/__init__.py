@@ -1,0 +1,1 @@
+"""Generic webhook target: signed (Standard Webhooks) JSON POSTs of call events."""
