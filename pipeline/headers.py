@@ -9,7 +9,7 @@ TRACESTATE = "tracestate"
 OPERATION = "vb-operation"  # operation hint, e.g. "log_call", "post_summary"
 HINTS = "vb-hints"  # JSON object of rule-provided hints (channel, priority, ...)
 ROUTE = "vb-route"  # name of the rule that routed the record
-REDACTION = "vb-redaction"  # redaction policy applied (e.g. "chat")
+REDACTION = "vb-redaction"  # redaction policy applied: none | standard | strict
 
 # set when a record is dead-lettered (DLQ) or parked for retry
 ERROR_CLASS = (
@@ -30,6 +30,11 @@ NOT_BEFORE = "vb-not-before"  # retry topics: earliest redelivery, epoch ms
 # set by `voicebus dlq replay`
 REPLAY_ID = "vb-replay-id"
 REPLAYED_AT = "vb-replayed-at"
+# attempt history of a replayed record (set by replay, kept by the sink like any original
+# header): attempts spent before the replay and the first failure time.  When the sink
+# dead-letters it again, total attempts = vb-attempts + vb-previous-attempts.
+PREVIOUS_ATTEMPTS = "vb-previous-attempts"
+PREVIOUS_FIRST_FAILURE_AT = "vb-previous-first-failure-at"
 
 ALL_VB_ERROR_HEADERS = (
     ERROR_CLASS,
@@ -45,3 +50,7 @@ ALL_VB_ERROR_HEADERS = (
     CONNECTOR_VERSION,
     NOT_BEFORE,
 )
+
+# set by the sink runtime (pipeline.sinks) on sync.<target>.retry records
+RETRY_ROUND = "vb-retry-round"  # how many trips through the retry topic the record has made
+PARKED_BEHIND = "vb-parked-behind"  # record id ("topic:partition:offset") this record waits for
