@@ -147,7 +147,10 @@ class EmbeddedBroker:
             f"{self.start_timeout_s:.0f}s ({last_error}); see {self.log_path}"
         )
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 1.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s``.  Tansu waits on SIGTERM until every
+        client connection has closed; with memory storage there is nothing to flush, so a
+        short grace period loses nothing and keeps test teardown fast."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
