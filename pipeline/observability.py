@@ -162,3 +162,19 @@ class SinkMetrics:
 
     def circuit_closed(self) -> None:
         self._circuit.add(-1, self._attrs)
+
+
+class ApiQuotaMetrics:
+    """Vendor-reported API quota of one target (e.g. Salesforce ``Sforce-Limit-Info:
+    api-usage=N/M``), as gauges ``voicebus.target.api_usage`` / ``..._limit`` (attribute
+    ``target``), so an alert can fire before the vendor starts refusing calls."""
+
+    def __init__(self, target: str) -> None:
+        meter = metrics.get_meter(_METER_NAME)
+        self._attrs = {"target": target}
+        self._used = meter.create_gauge("voicebus.target.api_usage")
+        self._limit = meter.create_gauge("voicebus.target.api_limit")
+
+    def observe(self, used: int, limit: int) -> None:
+        self._used.set(used, self._attrs)
+        self._limit.set(limit, self._attrs)

@@ -1,0 +1,1 @@
+"""Salesforce target: calls logged as Tasks (upsert by call id), leads, insights, stages."""
