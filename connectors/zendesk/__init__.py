@@ -1,0 +1,1 @@
+"""Zendesk Support connector (tickets via /api/v2)."""
