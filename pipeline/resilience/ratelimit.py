@@ -97,12 +97,13 @@ class TokenBucket:
         window is used up.  Returns the pause applied, if any.
 
         Understands ``Retry-After`` (seconds or HTTP date) and
-        ``X-RateLimit-Remaining``/``RateLimit-Remaining`` = 0 with ``X-RateLimit-Reset`` /
+        ``X-RateLimit-Remaining`` / ``X-Rate-Limit-Remaining`` (Zendesk) /
+        ``RateLimit-Remaining`` = 0 with ``X-RateLimit-Reset`` /
         ``RateLimit-Reset`` (seconds to wait, or an epoch timestamp).
         """
         lowered = {k.lower(): v for k, v in headers.items()}
         retry_after = parse_retry_after(lowered.get("retry-after"))
-        remaining = lowered.get("x-ratelimit-remaining", lowered.get("ratelimit-remaining"))
+        remaining = next((lowered[name] for name in _REMAINING_HEADERS if name in lowered), None)
         if retry_after is None and remaining is not None and _as_float(remaining) == 0.0:
             reset = _as_float(lowered.get("x-ratelimit-reset", lowered.get("ratelimit-reset")))
             if reset is not None:
@@ -114,6 +115,9 @@ class TokenBucket:
             return None
         self.penalise(retry_after)
         return retry_after
+
+
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
 
 
 def _as_float(value: str | None) -> float | None:

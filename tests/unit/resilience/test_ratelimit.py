@@ -89,3 +89,12 @@ def test_invalid_configuration_is_refused():
         TokenBucket(1, 0)
     with pytest.raises(ValueError, match="rate_per_s"):
         TokenBucket(-1, 1)
+
+
+def test_zendesk_spelling_of_the_remaining_header_pauses_too() -> None:
+    from pipeline.resilience.ratelimit import TokenBucket
+
+    bucket = TokenBucket(5, 5, clock=lambda: 0.0, wall_clock=lambda: 1_000.0)
+    assert bucket.observe_headers({"X-Rate-Limit-Remaining": "1"}) is None
+    # window used up, no reset header: one token's worth of pause (1 / 5 req/s)
+    assert bucket.observe_headers({"X-Rate-Limit-Remaining": "0"}) == pytest.approx(0.2)
