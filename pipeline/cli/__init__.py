@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from connectors.servicenow import cli as servicenow_cli
 from pipeline.cli import (
     conflicts_cmd,
     dev_cmd,
@@ -24,7 +25,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """voicebus: carry voice call events over Kafka to the business systems that need them."""
@@ -40,6 +40,7 @@ for _module in (
     sink_cmd,
     dlq_cmd,
     conflicts_cmd,
+    servicenow_cli,
 ):
     _module.register(app)
 

@@ -1,0 +1,1 @@
+"""ServiceNow target: incidents, requests, knowledge drafts (Table API) and resolution metrics."""
