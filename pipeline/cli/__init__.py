@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from connectors.servicenow import cli as servicenow_cli
+from connectors.slack import commands as slack_commands
 from pipeline.cli import (
     conflicts_cmd,
     dev_cmd,
@@ -41,6 +42,7 @@ for _module in (
     dlq_cmd,
     conflicts_cmd,
     servicenow_cli,
+    slack_commands,
 ):
     _module.register(app)
 

@@ -1,0 +1,1 @@
+"""Slack target: call summaries and insights as Block Kit messages, threaded per call."""

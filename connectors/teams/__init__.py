@@ -1,0 +1,1 @@
+"""Microsoft Teams target: call summaries and alerts as Adaptive Cards."""
