@@ -1,0 +1,82 @@
+"""Assemble and run a complete sink for one target (what ``voicebus sink TARGET`` runs).
+
+connector (``connectors/<target>/sink.py``) + sync ledger (``KafkaLedger``) + resilience
+(``TargetResilience`` from the connector's ``resilience`` settings) -> ``Deliverer`` ->
+``SinkRuntime``.  Everything started here is closed here, also on errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.observability import SinkMetrics
+from pipeline.sinks.runtime import SinkRuntime
+from pipeline.sinks.settings import SinkSettings
+from pipeline.sinks.targets import connector_factory
+
+log = logging.getLogger(__name__)
+
+
+async def run_sink(
+    target: str,
+    settings: Settings,
+    sink: SinkSettings | None = None,
+    *,
+    install_signal_handlers: bool = False,
+    runtime_ready: asyncio.Future[SinkRuntime] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (when ``install_signal_handlers``) or until the runtime
+    handed to ``runtime_ready`` is stopped."""
+    from pipeline.resilience.target import ResilienceSettings, TargetResilience
+    from pipeline.sinks.delivery import Deliverer
+    from pipeline.sinks.ledger import KafkaLedger
+
+    factory = connector_factory(target)
+    connector = factory()
+    metrics = SinkMetrics(target)
+    resilience_settings: Any = getattr(connector, "resilience_settings", None) or getattr(
+        getattr(connector, "settings", None), "resilience", None
+    )
+    if not isinstance(resilience_settings, ResilienceSettings):
+        resilience_settings = None
+    resilience = TargetResilience.from_settings(target, resilience_settings, metrics=metrics)
+    ledger = KafkaLedger(settings, target)
+    try:
+        await ledger.start()
+        deliverer = Deliverer(connector, ledger, resilience, metrics)
+        runtime = SinkRuntime(
+            target,
+            deliverer,
+            settings=settings,
+            sink=sink or SinkSettings.for_target(target),
+            connector_name=type(connector).__name__,
+            connector_version=getattr(connector, "version", "0.1.0"),
+            metrics_=metrics,
+        )
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, _on_signal, runtime, signum)
+        if runtime_ready is not None and not runtime_ready.done():
+            runtime_ready.set_result(runtime)
+        await runtime.run()
+    finally:
+        with contextlib.suppress(Exception):
+            await ledger.close()
+        with contextlib.suppress(Exception):
+            await connector.aclose()
+
+
+def _on_signal(runtime: SinkRuntime, signum: int) -> None:
+    log.warning(
+        "sink %s: %s received, draining (up to %.0fs)",
+        runtime.target,
+        signal.Signals(signum).name,
+        runtime.sink.drain_timeout_s,
+    )
+    runtime.stop()
