@@ -32,8 +32,9 @@ async def run_sink(
 ) -> None:
     """Run until SIGTERM/SIGINT (when ``install_signal_handlers``) or until the runtime
     handed to ``runtime_ready`` is stopped."""
-    from pipeline.resilience.target import ResilienceSettings, TargetResilience
-    from pipeline.sinks.delivery import Deliverer
+    from pipeline.conflicts.setup import conflict_handler_for
+    from pipeline.resilience.target import ResilienceSettings
+    from pipeline.sinks.delivery import make_deliverer
     from pipeline.sinks.ledger import KafkaLedger
 
     factory = connector_factory(target)
@@ -44,11 +45,21 @@ async def run_sink(
     )
     if not isinstance(resilience_settings, ResilienceSettings):
         resilience_settings = None
-    resilience = TargetResilience.from_settings(target, resilience_settings, metrics=metrics)
     ledger = KafkaLedger(settings, target)
     try:
         await ledger.start()
-        deliverer = Deliverer(connector, ledger, resilience, metrics)
+        # make_deliverer hands the token bucket to connectors that read rate-limit headers;
+        # conflicts go through the configured rules (manual ones to sync.conflicts).
+        deliverer = make_deliverer(
+            connector,
+            ledger,
+            metrics=metrics,
+            conflict_handler=conflict_handler_for(settings, target),
+            settings=resilience_settings,
+        )
+        bind_ledger = getattr(connector, "bind_ledger", None)
+        if callable(bind_ledger):  # connectors keeping per-call state (Slack thread ts)
+            bind_ledger(ledger)
         runtime = SinkRuntime(
             target,
             deliverer,

@@ -244,7 +244,11 @@ class Deliverer:
     ) -> DeliveryOutcome | None:
         if self.conflict_handler is None or not handle_conflicts:
             return tracker.outcome(OutcomeKind.CONFLICT, error)
-        replacement = await self.conflict_handler.handle(record, operation, error)
+        try:
+            replacement = await self.conflict_handler.handle(record, operation, error)
+        except ConnectorError as exc:  # e.g. the conflict could not be parked: try later
+            kind = OutcomeKind.RETRY_LATER if isinstance(exc, RetryableError) else None
+            return tracker.outcome(kind or OutcomeKind.DEAD_LETTER, exc)
         if replacement is None:
             return tracker.outcome(OutcomeKind.CONFLICT_PARKED, error)
         failed = await self.deliver_operation(record, replacement, tracker, handle_conflicts=False)
