@@ -97,6 +97,13 @@ def test_kill_9_mid_stream_and_restart_loses_nothing(
     # was on the wire at the kill (POST done, ledger write not yet acknowledged): at most one
     # record per in-flight key.  Receivers dedupe those by webhook-id (= event_id).
     assert sum(n - 1 for n in counts.values()) <= MAX_IN_FLIGHT
+    # Zero double effects: every redelivery carries the webhook-id of the first delivery,
+    # so a Standard Webhooks receiver (which dedupes by webhook-id) applies each event once.
+    ids_per_event: dict[str, set[str]] = {}
+    for e in sandbox.received():
+        ids_per_event.setdefault(e.event_id, set()).add(e.webhook_id)
+    assert all(len(ids) == 1 for ids in ids_per_event.values())
+    assert len({e.webhook_id for e in sandbox.received()}) == len(events)
     # per-call order of first arrival is kept across the crash
     first_seen: dict[str, list[int]] = {}
     seen: set[str] = set()
