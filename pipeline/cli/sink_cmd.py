@@ -30,6 +30,7 @@ def sink(
     log_level: str = typer.Option("INFO", help="DEBUG | INFO | WARNING | ERROR"),
 ) -> None:
     """Deliver sync.TARGET to its target system, in per-call order, until SIGTERM/SIGINT."""
+    from pipeline.sinks.app import ConnectorConfigError
     from pipeline.sinks.settings import SinkSettings
     from pipeline.sinks.targets import (
         UnknownTargetError,
@@ -79,7 +80,7 @@ def sink(
     except ValidationError as exc:  # the connector's own settings (URL, secrets ...)
         typer.echo(f"error: {describe_missing_config(target, exc)}", err=True)
         raise typer.Exit(2) from None
-    except SinkTopicError as exc:
+    except (SinkTopicError, ConnectorConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -13,6 +13,8 @@ import logging
 import signal
 from typing import Any
 
+from pydantic import ValidationError
+
 from pipeline.config import Settings
 from pipeline.observability import SinkMetrics
 from pipeline.sinks.runtime import SinkRuntime
@@ -20,6 +22,10 @@ from pipeline.sinks.settings import SinkSettings
 from pipeline.sinks.targets import connector_factory
 
 log = logging.getLogger(__name__)
+
+
+class ConnectorConfigError(RuntimeError):
+    """The connector's configuration loads but is unusable (bad template, key ...)."""
 
 
 async def run_sink(
@@ -38,7 +44,12 @@ async def run_sink(
     from pipeline.sinks.ledger import KafkaLedger
 
     factory = connector_factory(target)
-    connector = factory()
+    try:
+        connector = factory()
+    except ValidationError:
+        raise  # missing/invalid settings: the CLI names the environment variables
+    except ValueError as exc:  # e.g. a template or private key that does not load
+        raise ConnectorConfigError(f"connector {target!r} cannot start: {exc}") from None
     metrics = SinkMetrics(target)
     resilience_settings: Any = getattr(connector, "resilience_settings", None) or getattr(
         getattr(connector, "settings", None), "resilience", None

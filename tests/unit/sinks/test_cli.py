@@ -33,3 +33,27 @@ def test_bad_sink_setting_names_option_and_env_var(
     assert result.exit_code == 2
     assert "VOICEBUS_SINK_WEBHOOK_MAX_IN_FLIGHT" in result.output
     assert "--max-in-flight" in result.output
+
+
+def test_bad_template_stops_the_sink_with_file_and_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[3] / "config" / "templates"
+    for f in source.iterdir():
+        (tmp_path / f.name).write_text(f.read_text())
+    (tmp_path / "call-follow-up.body.txt").write_text("Hello\nSee ${no_such_placeholder}\n")
+    for name, value in {
+        "VOICEBUS_GMAIL_CLIENT_ID": "id",
+        "VOICEBUS_GMAIL_CLIENT_SECRET": "secret",
+        "VOICEBUS_GMAIL_REFRESH_TOKEN": "refresh",
+        "VOICEBUS_GMAIL_TEMPLATE_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["sink", "gmail"])
+    assert result.exit_code == 2
+    assert "connector 'gmail' cannot start" in result.output
+    assert "call-follow-up.body.txt" in result.output and ":2" in result.output
+    assert "no_such_placeholder" in result.output
+    assert "Traceback" not in result.output
