@@ -155,6 +155,7 @@ class HubSpotClient:
         json: Any = None,
         search: bool = False,
         missing_is_data: bool = False,
+        params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One API call; the response on 2xx (207 included), else a ``ConnectorError``."""
         if (blocked := self.observer.daily_blocked_for) > 0:
@@ -170,7 +171,7 @@ class HubSpotClient:
         self.requests_sent += 1
         try:
             response = await self._http.request(
-                method, path, json=json, headers=inject_trace_headers({})
+                method, path, json=json, params=params, headers=inject_trace_headers({})
             )
         except httpx.TransportError as exc:
             raise classify_transport(exc, operation=operation) from None
@@ -243,6 +244,20 @@ class HubSpotClient:
             if not next_after:
                 return found
             after = str(next_after)
+
+    async def get(
+        self, object_type: str, object_id: str, properties: Iterable[str]
+    ) -> dict[str, Any]:
+        """``GET /crm/v3/objects/{type}/{id}?properties=...`` (a missing record is a data
+        error: the event names a record that is gone)."""
+        response = await self.request(
+            "GET",
+            f"/crm/v3/objects/{object_type}/{object_id}",
+            params={"properties": ",".join(properties)},
+            operation=f"read {object_type} {object_id}",
+            missing_is_data=True,
+        )
+        return _json(response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -10,7 +10,13 @@ operation (routing rule)  operations
 ``create_tasks``          only the ``task.create`` operations
 ``move_deal_stage``       ``deal.update`` with ``hints.dealstage`` (and ``hints.pipeline``) on
                           ``hints.deal_id`` or the customer's open deal (``deal_id``)
+``resolve_conflict``      a person's decision (``voicebus conflicts resolve``): one forced
+                          ``contact.update``/``deal.update`` writing ``hints.values`` onto
+                          ``hints.record_ref`` (``hubspot:contact/<id>``, ``hubspot:deal/<id>``)
 ========================= =================================================================
+
+``contact.update`` and ``deal.update`` carry the event's ``occurred_at``: the writer checks
+that nobody changed the record after it (``connectors.hubspot.conflicts``).
 
 Idempotency: the call engagement is upserted on the unique property ``call_id_property`` =
 call_id, so every event of a call updates the same engagement; tasks carry the unique
@@ -23,6 +29,7 @@ it up by the caller's number (``phones``), at delivery time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,7 +43,9 @@ KIND_CONTACT = "contact.update"
 KIND_TASK = "task.create"
 KIND_DEAL = "deal.update"
 
-OPERATIONS = ("log_call", "update_contact", "create_tasks", "move_deal_stage")
+RESOLVE_CONFLICT = "resolve_conflict"
+OPERATIONS = ("log_call", "update_contact", "create_tasks", "move_deal_stage", RESOLVE_CONFLICT)
+RECORD_REF = re.compile(r"^hubspot:(contact|deal)/(\d+)$")
 REQUIRED_FIELDS = ("event_id", "call_id", "event_type")
 TASK_TYPES = {"task": "TODO", "email": "EMAIL", "call": "CALL", "meeting": "TODO"}
 ENDED_EVENTS = ("call_ended", "call_summary", "recording_available")
@@ -216,7 +225,11 @@ def map_record(record: SyncRecord, settings: HubSpotSettings) -> list[Operation]
             f"hubspot: routing asked for operation {operation!r}, which this connector does not "
             f"support (supported: {', '.join(OPERATIONS)}); fix the routing rule, then replay"
         )
+    if operation == RESOLVE_CONFLICT:
+        return [map_resolution(record)]
     event_id, call_id = str(event["event_id"]), str(event["call_id"])
+    occurred = to_datetime(event.get("occurred_at"))
+    occurred_at = hs_time(occurred) if occurred is not None else None
     event_type = str(event["event_type"])
     payload = event.get("payload") or {}
     contact = contact_ref(event)
@@ -248,7 +261,11 @@ def map_record(record: SyncRecord, settings: HubSpotSettings) -> list[Operation]
                 Operation(
                     kind=KIND_CONTACT,
                     idempotency_key=f"{event_id}:contact",
-                    payload={"contact": contact, "properties": insights},
+                    payload={
+                        "contact": contact,
+                        "properties": insights,
+                        "occurred_at": occurred_at,
+                    },
                     key=record.key,
                 )
             )
@@ -288,8 +305,48 @@ def map_record(record: SyncRecord, settings: HubSpotSettings) -> list[Operation]
             Operation(
                 kind=KIND_DEAL,
                 idempotency_key=f"{event_id}:deal:{stage}",
-                payload={"deal_id": deal_id, "properties": properties},
+                payload={
+                    "deal_id": deal_id,
+                    "properties": properties,
+                    "occurred_at": occurred_at,
+                },
                 key=record.key,
             )
         )
     return ops
+
+
+def map_resolution(record: SyncRecord) -> Operation:
+    """``resolve_conflict`` -> one forced update of the conflict's record with the chosen
+    values; the decision's idempotency key makes a redelivery a no-op."""
+    hints = record.hints
+    match = RECORD_REF.match(str(hints.get("record_ref") or ""))
+    if match is None:
+        raise DataError(
+            "hubspot resolve_conflict: hints.record_ref must be 'hubspot:contact/<id>' or "
+            "'hubspot:deal/<id>' (numeric id); republish the decision with "
+            "`voicebus conflicts resolve`"
+        )
+    values = hints.get("values")
+    if not isinstance(values, Mapping) or not values:
+        raise DataError(
+            "hubspot resolve_conflict: hints.values must be a non-empty {property: value} "
+            "object; republish the decision with `voicebus conflicts resolve`"
+        )
+    kind, object_id = match.groups()
+    key = str(hints.get("idempotency_key") or f"conflict:{hints.get('conflict_id')}")
+    properties = {str(k): v for k, v in values.items()}
+    if kind == "contact":
+        payload: dict[str, Any] = {
+            "contact": {"id": object_id, "phones": []},
+            "properties": properties,
+        }
+    else:
+        payload = {"deal_id": object_id, "properties": properties}
+    payload["_force"] = True
+    return Operation(
+        kind=KIND_CONTACT if kind == "contact" else KIND_DEAL,
+        idempotency_key=key,
+        payload=payload,
+        key=record.key,
+    )

@@ -278,11 +278,14 @@ async def _dispatch(
 def _register_mutations(controls: Any, state: HubSpotState) -> None:
     store = state.store
 
-    def add_object(object_type: str, properties: dict[str, str]) -> str:
-        return str(store.create(object_type_of(object_type) or object_type, properties)["id"])
+    def add_object(object_type: str, properties: dict[str, str], at: str | None = None) -> str:
+        kind = object_type_of(object_type) or object_type
+        return str(store.create(kind, properties, at=at)["id"])
 
-    def set_property(object_type: str, object_id: str, name: str, value: str) -> None:
-        store.update(object_type_of(object_type) or object_type, str(object_id), {name: value})
+    def set_property(object_type: str, object_id: str, name: str, value: str) -> str:
+        """A person's edit "behind our back": bumps the modified dates; answers the new one."""
+        kind = object_type_of(object_type) or object_type
+        return str(store.update(kind, str(object_id), {name: value})["updatedAt"])
 
     def delete_object(object_type: str, object_id: str) -> bool:
         return store.delete(object_type_of(object_type) or object_type, str(object_id))

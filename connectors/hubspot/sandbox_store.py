@@ -78,16 +78,21 @@ class HubSpotStore:
         self.failing: dict[tuple[str, str], tuple[int, str]] = {}
 
     # ---- objects -----------------------------------------------------------------------
-    def create(self, object_type: str, properties: Mapping[str, str]) -> dict[str, Any]:
+    def create(
+        self, object_type: str, properties: Mapping[str, str], *, at: str | None = None
+    ) -> dict[str, Any]:
+        """``at`` backdates the record (tests seed records that existed before a call)."""
         with self.lock:
             object_id = str(next(self._ids))
-            stamp = now_iso()
+            stamp = at or now_iso()
             props = {
                 **{k: str(v) for k, v in properties.items()},
                 "hs_object_id": object_id,
                 "hs_createdate": stamp,
                 "hs_lastmodifieddate": stamp,
             }
+            if object_type == "contacts":
+                props.update(createdate=stamp, lastmodifieddate=stamp)
             record = {
                 "id": object_id,
                 "properties": props,
@@ -104,6 +109,8 @@ class HubSpotStore:
             stamp = now_iso()
             record["properties"].update({k: str(v) for k, v in properties.items()})
             record["properties"]["hs_lastmodifieddate"] = stamp
+            if object_type == "contacts":  # contacts' documented modified-date property
+                record["properties"]["lastmodifieddate"] = stamp
             record["updatedAt"] = stamp
             return record
 

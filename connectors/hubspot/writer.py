@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.base.connector import DeliveryResult, Operation
@@ -24,6 +24,7 @@ from connectors.hubspot.client import (
     error_ids,
 )
 from connectors.hubspot.config import HubSpotSettings
+from connectors.hubspot.conflicts import ConflictGuard
 from connectors.hubspot.contacts import ContactResolver
 from connectors.hubspot.errors import UniqueValueConflict, classify_error, item_status
 from connectors.hubspot.mapping import KIND_CALL, KIND_CONTACT, KIND_DEAL, KIND_TASK
@@ -48,6 +49,7 @@ class HubSpotWriter:
         self.client = client
         self.settings = settings
         self.contacts = ContactResolver(client, settings, clock=clock)
+        self.conflicts = ConflictGuard(client)
 
     async def deliver_many(self, operations: Sequence[Operation]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(operations)
@@ -165,11 +167,13 @@ class HubSpotWriter:
                 outcomes[i] = DeliveryResult(detail={"skipped": "no matching HubSpot contact"})
             else:
                 live.append(i)
+        live = await self.conflicts.admit(
+            "contacts", ops, live, lambda i: str(contacts[i]), outcomes
+        )
         for round_ in _rounds(live, lambda i: str(contacts[i])):
             for chunk in chunks(round_):
                 inputs = [
-                    {"id": str(contacts[i]), "properties": dict(ops[i].payload["properties"])}
-                    for i in chunk
+                    {"id": str(contacts[i]), "properties": _props(ops[i].payload)} for i in chunk
                 ]
                 answer = await self._batch_or_fail(
                     chunk, outcomes, "contacts", "update", inputs, missing_is_data=True
@@ -179,6 +183,7 @@ class HubSpotWriter:
                 key_of = {i: str(contacts[i]) for i in chunk}
                 by_key = {str(r.get("id")): r for r in answer.results}
                 self._settle(chunk, key_of, by_key, answer, outcomes, None, "update contacts")
+                self.conflicts.wrote("contacts", answer.results)
                 for i in chunk:
                     if isinstance(outcomes[i], DataError):
                         self.contacts.forget(key_of[i])
@@ -191,13 +196,13 @@ class HubSpotWriter:
         contacts: dict[int, str | None],
         outcomes: list[Outcome | None],
     ) -> None:
-        for round_ in _rounds(indices, lambda i: str(ops[i].payload["deal_id"])):
+        live = await self.conflicts.admit(
+            DEALS, ops, indices, lambda i: str(ops[i].payload["deal_id"]), outcomes
+        )
+        for round_ in _rounds(live, lambda i: str(ops[i].payload["deal_id"])):
             for chunk in chunks(round_):
                 inputs = [
-                    {
-                        "id": str(ops[i].payload["deal_id"]),
-                        "properties": dict(ops[i].payload["properties"]),
-                    }
+                    {"id": str(ops[i].payload["deal_id"]), "properties": _props(ops[i].payload)}
                     for i in chunk
                 ]
                 answer = await self._batch_or_fail(chunk, outcomes, DEALS, "update", inputs)
@@ -206,6 +211,7 @@ class HubSpotWriter:
                 key_of = {i: str(ops[i].payload["deal_id"]) for i in chunk}
                 by_key = {str(r.get("id")): r for r in answer.results}
                 self._settle(chunk, key_of, by_key, answer, outcomes, None, "update deals")
+                self.conflicts.wrote(DEALS, answer.results)
 
     # ---- tasks -------------------------------------------------------------------------
     async def _tasks(
@@ -363,6 +369,12 @@ class HubSpotWriter:
                     "this input"
                 )
             )
+
+
+def _props(payload: Mapping[str, Any]) -> dict[str, str]:
+    """Properties as HubSpot takes them: text; a resolved ``None`` (the target had no value)
+    clears the property."""
+    return {k: "" if v is None else str(v) for k, v in payload["properties"].items()}
 
 
 def _assoc(to_id: str, type_id: int) -> dict[str, Any]:

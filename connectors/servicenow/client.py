@@ -2,8 +2,9 @@
 
 Every response's rate-limit headers (``Retry-After``, ``X-RateLimit-*``) go to
 ``observe_headers`` (the shared token bucket) so the whole sink slows down, not only the call
-that got the 429.  Values are sent as JSON bodies or as an escaped encoded query; the URL of a
-failed call is never put into an error (its query can hold an e-mail or phone number).
+that got the 429.  Values are sent as JSON bodies or as an encoded query of checked values
+(``query.checked_value``); the URL of a failed call is never put into an error (its query can
+hold an e-mail or phone number).
 """
 
 from __future__ import annotations

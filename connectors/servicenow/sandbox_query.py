@@ -4,8 +4,11 @@ Grammar handled: conditions ``<field><op><value>`` joined by ``^`` (AND), ``^OR`
 previous condition), ``^NQ`` (a new OR-ed query); ``ORDERBY<field>`` / ``ORDERBYDESC<field>``;
 operators ``=``, ``!=``, ``>``, ``>=``, ``<``, ``<=`` (dates compare as
 ``YYYY-MM-DD HH:MM:SS`` text), ``LIKE``, ``NOTLIKE``, ``STARTSWITH``, ``ENDSWITH``, ``IN``,
-``ISEMPTY``, ``ISNOTEMPTY``.  ``^^`` inside a value is one literal ``^`` (how voicebus escapes
-values); a lone ``^`` always separates conditions.  Unparseable conditions raise
+``ISEMPTY``, ``ISNOTEMPTY``.  Every ``^`` separates conditions: ServiceNow documents no escape
+for a caret inside a value, so the sandbox reads queries the pessimistic way: ``a=1^^ORb=2`` is
+two conditions (empty terms are skipped), i.e. a "doubled" caret would still inject.  voicebus
+never sends a value holding ``^``; the injection tests rely on this reading.
+Unparseable conditions raise
 ``QueryError`` (the sandbox answers 400, which is stricter than the platform, which ignores
 invalid conditions: tests then see the mistake).
 """
@@ -107,24 +110,8 @@ class EncodedQuery:
 
 
 def split_terms(text: str) -> list[str]:
-    """Split at lone ``^``; ``^^`` is a literal caret."""
-    terms: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "^":
-            if text.startswith("^^", i):
-                current.append("^")
-                i += 2
-                continue
-            terms.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    terms.append("".join(current))
-    return terms
+    """Split at every ``^`` (no escape: see the module docstring)."""
+    return text.split("^")
 
 
 def parse_condition(term: str) -> Condition:

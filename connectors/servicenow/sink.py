@@ -109,7 +109,8 @@ class ServiceNowConnector(Connector):
     ) -> dict[str, Any] | None:
         """The one task of this call, None if absent; several -> DataError naming them."""
         query = q.all_of(
-            q.eq("correlation_id", call_id), q.eq("correlation_display", CORRELATION_DISPLAY)
+            q.eq("correlation_id", safe_call_id(call_id)),
+            q.eq("correlation_display", CORRELATION_DISPLAY),
         )
         found = await self.client.query(table, query, fields=fields, limit=2, sent=[call_id])
         if len(found) > 1:
@@ -124,14 +125,21 @@ class ServiceNowConnector(Connector):
         """sys_id of the one ``sys_user`` with this e-mail or phone; None if none or several
         (we never guess a caller and never create users)."""
         conditions: list[str] = []
-        try:
-            if email:
-                conditions.append(q.eq("email", email))
-            if phone:
-                conditions += [q.eq("phone", phone), q.eq("mobile_phone", phone)]
-        except q.UnsafeQueryValue as exc:
-            log.warning("servicenow caller lookup skipped: %s", exc)
-            return None
+        for name, value in (("email", email), ("phone", phone)):
+            problem = q.unsafe_reason(value) if value else None
+            if problem is not None:
+                # the value never reaches a query (nor this log line): caller left unmatched
+                log.warning(
+                    "servicenow caller lookup skipped: the caller's %s %s; caller left empty",
+                    name,
+                    problem[1],
+                    extra={"caller_lookup": {"skipped": True, "field": name, "reason": problem[0]}},
+                )
+                return None
+        if email:
+            conditions.append(q.eq("email", email))
+        if phone:
+            conditions += [q.eq("phone", phone), q.eq("mobile_phone", phone)]
         if not conditions:
             return None
         found = await self.client.query(
@@ -213,7 +221,7 @@ class ServiceNowConnector(Connector):
     # ---- knowledge -------------------------------------------------------------------------
     async def _draft_kb(self, payload: Mapping[str, Any]) -> DeliveryResult:
         call_id = str(payload["call_id"])
-        marker = kb_marker(call_id)
+        marker = kb_marker(safe_call_id(call_id))
         found = await self.client.query(
             "kb_knowledge",
             q.op("meta", "LIKE", marker),
@@ -242,6 +250,19 @@ class ServiceNowConnector(Connector):
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def safe_call_id(call_id: str) -> str:
+    """The call id, when it can be queried as one literal (``correlation_id``, the KB marker);
+    else a ``DataError`` naming the field, never the value: a call id holding ``^`` or a control
+    character is invalid (it could add conditions to the lookup that keeps us idempotent)."""
+    problem = q.unsafe_reason(call_id)
+    if problem is not None:
+        raise DataError(
+            f"servicenow: the event's call_id (looked up as correlation_id) {problem[1]}; "
+            "such call ids are invalid -- fix the producer's call ids, then replay from the DLQ"
+        )
+    return call_id
 
 
 def create_connector(settings: ServiceNowSettings | None = None) -> ServiceNowConnector:

@@ -145,8 +145,19 @@ def hubspot_settings(url: str, **overrides: Any) -> HubSpotSettings:
     return HubSpotSettings(**values)
 
 
+BEFORE_T0 = "2026-11-23T20:00:00.000Z"  # seeded records existed before the test calls
+
+
 def add_contact(state: HubSpotState, phone: str, **props: str) -> str:
-    return str(state.store.create("contacts", {"phone": phone, "firstname": "Ada", **props})["id"])
+    return str(
+        state.store.create("contacts", {"phone": phone, "firstname": "Ada", **props}, at=BEFORE_T0)[
+            "id"
+        ]
+    )
+
+
+def add_deal(state: HubSpotState, **props: str) -> str:
+    return str(state.store.create("deals", {"dealname": "Renewal", **props}, at=BEFORE_T0)["id"])
 
 
 def calls_with(state: HubSpotState, call_id: str) -> list[dict[str, Any]]:

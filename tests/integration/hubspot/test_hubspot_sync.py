@@ -16,6 +16,7 @@ from pipeline.sinks.ledger import InMemoryLedger
 from tests.integration.hubspot.conftest import (
     TOKEN,
     add_contact,
+    add_deal,
     calls_with,
     enriched_event,
     hubspot_settings,
@@ -224,7 +225,7 @@ async def test_rate_limit_of_ten_per_second_sends_nothing_to_the_dlq():
 
 async def test_route_moves_the_deal_stage(hubspot_sandbox, hubspot_connector, hubspot_state):
     contact = add_contact(hubspot_state, "+16505550100")
-    deal = hubspot_state.store.create("deals", {"dealname": "Renewal", "dealstage": "contractsent"})
+    deal = {"id": add_deal(hubspot_state, dealstage="contractsent")}
     event = enriched_event("deal-1", contact_id=contact, deal_id=deal["id"])
     deliverer = deliverer_for(hubspot_connector)
     moved = await deliverer.deliver_record(

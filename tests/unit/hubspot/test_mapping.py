@@ -160,4 +160,45 @@ def test_move_deal_stage_needs_a_stage_and_a_deal():
     assert op.payload == {
         "deal_id": "9",
         "properties": {"dealstage": "closedwon", "pipeline": "default"},
+        "occurred_at": "2025-11-24T20:00:00.000Z",  # for the writer's conflict check
     }
+
+
+def test_resolve_conflict_maps_to_one_forced_update_of_the_record() -> None:
+    hints = {
+        "conflict_id": "c1",
+        "record_ref": "hubspot:contact/501",
+        "values": {"voicebus_last_call_sentiment": "NEUTRAL", "voicebus_last_call_intents": None},
+        "force": True,
+        "idempotency_key": "conflict:c1",
+    }
+    (op,) = map_record(record(operation="resolve_conflict", hints=hints), settings())
+    assert op.kind == KIND_CONTACT and op.idempotency_key == "conflict:c1"
+    assert op.payload["_force"] is True
+    assert op.payload["contact"] == {"id": "501", "phones": []}
+    assert op.payload["properties"] == hints["values"]
+    deal_hints = {**hints, "record_ref": "hubspot:deal/77", "values": {"dealstage": "closedwon"}}
+    (deal,) = map_record(record(operation="resolve_conflict", hints=deal_hints), settings())
+    assert deal.kind == KIND_DEAL and deal.payload["deal_id"] == "77"
+    assert deal.payload["_force"] is True and deal.payload["properties"] == {
+        "dealstage": "closedwon"
+    }
+
+
+@pytest.mark.parametrize(
+    "hints",
+    [
+        {"record_ref": "salesforce:Opportunity/1", "values": {"a": "1"}},
+        {"record_ref": "hubspot:deal/1^x", "values": {"a": "1"}},
+        {"record_ref": "hubspot:deal/1", "values": {}},
+    ],
+)
+def test_resolve_conflict_with_a_bad_decision_is_a_data_error(hints: dict) -> None:
+    with pytest.raises(DataError, match="resolve_conflict"):
+        map_record(record(operation="resolve_conflict", hints=hints), settings())
+
+
+def test_updates_people_also_edit_carry_the_event_time_for_the_conflict_check() -> None:
+    ops = map_record(record("call_summary", operation="update_contact"), settings())
+    assert [o.kind for o in ops] == [KIND_CONTACT]
+    assert ops[0].payload["occurred_at"] == "2025-11-24T20:00:00.000Z"

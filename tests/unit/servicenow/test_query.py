@@ -7,8 +7,14 @@ import pytest
 from connectors.servicenow import query as q
 from connectors.servicenow.sandbox_query import Condition, QueryError, parse, split_terms
 
-NASTY = [
+SAFE_BUT_TRICKY = [
     "plain@example.com",
+    "a=b!=c>=d LIKE e",
+    "ORcaller_id=123",
+    "x NQsys_idISNOTEMPTY ORDERBYname",
+    "+1 (415) 555-0123",
+]
+CARETS = [
     "a^b",
     "^",
     "^^",
@@ -16,15 +22,13 @@ NASTY = [
     "^ORemail=victim@example.com",
     "x^NQsys_idISNOTEMPTY",
     "x^ORDERBYname",
-    "a=b!=c>=d LIKE e",
-    "ORcaller_id=123",
     "^^^OR^",
-    "+1 (415) 555-0123",
 ]
+CONTROLS = ["a\nb", "a\rb", "a\tb", "a\x00b", "a\x1bb", "a\x85b", "a\u2028b"]
 
 
-@pytest.mark.parametrize("value", NASTY)
-def test_escaped_value_parses_back_to_exactly_one_literal_condition(value: str) -> None:
+@pytest.mark.parametrize("value", SAFE_BUT_TRICKY)
+def test_operator_text_in_a_value_parses_back_to_exactly_one_literal(value: str) -> None:
     text = q.all_of(q.any_of([q.eq("email", value), q.eq("phone", value)]), q.eq("active", "true"))
     parsed = parse(text)
     assert parsed.order == []
@@ -36,19 +40,39 @@ def test_escaped_value_parses_back_to_exactly_one_literal_condition(value: str) 
     ]
 
 
-def test_unescaped_caret_would_inject_which_is_why_we_escape() -> None:
-    parsed = parse("email=x^ORemail=victim")
-    assert len(parsed.conditions()) == 2
+@pytest.mark.parametrize("value", CARETS)
+def test_values_with_a_caret_are_never_put_into_a_query(value: str) -> None:
+    for build in (lambda: q.eq("email", value), lambda: q.op("meta", "LIKE", value)):
+        with pytest.raises(q.UnsafeQueryValue) as info:
+            build()
+        assert info.value.reason == "caret"
+        assert "'^'" in str(info.value)
 
 
-def test_split_terms_reads_double_caret_as_literal() -> None:
-    assert split_terms("a=1^^2^b=3") == ["a=1^2", "b=3"]
-
-
-@pytest.mark.parametrize("value", ["javascript:gs.getUser()", " JavaScript:x", "a\nb"])
-def test_script_and_multiline_values_are_refused(value: str) -> None:
+@pytest.mark.parametrize("value", CONTROLS)
+def test_values_with_control_characters_are_refused(value: str) -> None:
     with pytest.raises(q.UnsafeQueryValue) as info:
         q.eq("email", value)
+    assert info.value.reason == "control_character"
+    assert value not in str(info.value)
+
+
+def test_sandbox_reads_queries_pessimistically_so_a_doubled_caret_would_inject() -> None:
+    # ServiceNow documents no caret escape: the sandbox splits at every '^' ...
+    assert split_terms("a=1^^2^b=3") == ["a=1", "", "2", "b=3"]
+    # ... so escaping '^' as '^^' would NOT have protected the lookup: hence values are refused
+    assert parse("email=x^^ORemail=victim").conditions() == [
+        Condition("email", "=", "x"),
+        Condition("email", "=", "victim"),
+    ]
+    assert len(parse("email=x^ORemail=victim").conditions()) == 2
+
+
+@pytest.mark.parametrize("value", ["javascript:gs.getUser()", " JavaScript:x"])
+def test_script_values_are_refused(value: str) -> None:
+    with pytest.raises(q.UnsafeQueryValue) as info:
+        q.eq("email", value)
+    assert info.value.reason == "script"
     assert value.strip() not in str(info.value)
 
 
