@@ -1,0 +1,1 @@
+"""Stream processors (faust app "voicebus-processors"): enrich, redact and route call events."""

@@ -1,0 +1,117 @@
+"""faust-streaming plumbing: client tuning, and global tables read from an existing topic.
+
+Three things faust does not offer as settings, each a small subclass instead of a fork:
+
+- ``fetch_max_wait_ms`` is hard-coded to 1500 ms in faust's aiokafka consumer.  Tansu does not
+  wake a waiting fetch when data arrives, so every hop would cost ~0.75 s; the dev profile
+  sets it to 20 ms (``TunedApp(fetch_max_wait_ms=...)``).
+- ``GlobalTable(changelog_topic=<existing topic>)`` hangs the group: faust's partition assignor
+  looks the changelog up by the *default* name ``<app>-<table>-changelog`` (KeyError inside
+  the assignment, the group never syncs).  ``SourceGlobalTable`` reports the real topic name.
+- Derived state: ``SourceGlobalTable.on_apply`` sees every record applied from the source
+  topic, in order, during recovery and afterwards, so indexes (number -> contacts, customer
+  -> open deals) stay exactly in step with the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import EventT, TransportT
+
+__all__ = ["SourceGlobalTable", "TunedApp", "add_source_table"]
+
+log = logging.getLogger(__name__)
+
+
+class _TunedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(self.app, "fetch_max_wait_ms", None)
+        if wait_ms is not None:
+            # read by AIOKafkaConsumer.start() when it builds its Fetcher
+            consumer._fetch_max_wait_ms = int(wait_ms)
+        return consumer
+
+
+class _TunedConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _TunedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _TunedTransport(faust_aiokafka.Transport):
+    Consumer = _TunedConsumer
+
+
+class TunedApp(faust.App):
+    """A faust App on the aiokafka transport with a configurable fetch wait."""
+
+    def __init__(self, *args: Any, fetch_max_wait_ms: int | None = None, **kwargs: Any) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> TransportT:
+        return _TunedTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> TransportT:
+        return _TunedTransport(self.conf.broker_producer, self)
+
+
+class SourceGlobalTable(faust.GlobalTable):
+    """A GlobalTable materialised from an existing topic (raw bytes in, raw bytes stored).
+
+    ``on_apply(key, value)`` is called for every record applied, in offset order per
+    partition; ``value`` is None for a tombstone."""
+
+    on_apply: Callable[[bytes, bytes | None], None] | None = None
+
+    def _changelog_topic_name(self) -> str:
+        topic = getattr(self, "_changelog_topic", None)
+        if topic is not None:
+            return str(topic.get_topic_name())
+        return str(super()._changelog_topic_name())
+
+    def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
+        events = list(batch)
+        super().apply_changelog_batch(events)
+        hook = self.on_apply
+        if hook is None:
+            return
+        for event in events:
+            key = event.message.key
+            if key is None:
+                log.warning(
+                    "%s: record without key at %s[%s]@%s ignored (the topic is keyed)",
+                    self.name,
+                    event.message.topic,
+                    event.message.partition,
+                    event.message.offset,
+                )
+                continue
+            raw_key = key if isinstance(key, bytes) else str(key).encode()
+            hook(raw_key, event.message.value)
+
+
+def add_source_table(
+    app: faust.App, name: str, topic: faust.TopicT, partitions: int
+) -> SourceGlobalTable:
+    """Register a ``SourceGlobalTable`` over ``topic`` (what ``app.GlobalTable`` does, with
+    our class, and buffers of 1 so each record is applied as it arrives)."""
+    table = SourceGlobalTable(
+        app,
+        name=name,
+        beacon=app.tables.beacon,
+        partitions=partitions,
+        changelog_topic=topic,
+        schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+        recovery_buffer_size=1,
+        standby_buffer_size=1,
+        # every worker reads every partition (what app.GlobalTable passes; without it the
+        # assignor hands each worker only its share of the topic)
+        is_global=True,
+    )
+    return app.tables.add(table)  # type: ignore[return-value]
