@@ -51,6 +51,10 @@ CONTACTS_TOPIC = "crm.contacts"
 BUSINESS_EVENTS_TOPIC = "business.events"
 CONFLICTS_TOPIC = "sync.conflicts"
 SYNC_LEDGER_TOPIC = "_voicebus.sync-ledger"
+# Internal state topics their owners also create on first use (names kept in step by a test):
+# sink barriers, DLQ purge floors, replay tasks (compacted, 1 partition) and the control topic.
+INTERNAL_COMPACTED_TOPICS = ("_voicebus.barriers", "_voicebus.dlq-floors", "_voicebus.replay-tasks")
+CONTROL_TOPIC = "_voicebus.control"
 SYNC_TARGETS: tuple[str, ...] = (
     "salesforce",
     "hubspot",
@@ -143,12 +147,15 @@ def catalogue(
     for target in targets:
         specs += [
             spec(sync_topic(target), _STREAM_PARTITIONS, _delete(7)),
-            spec(sync_retry_topic(target), _SIDE_PARTITIONS, _delete(7)),
-            spec(sync_dlq_topic(target), _DLQ_PARTITIONS, _delete(30)),
+            # the sink writes retry and dead-letter copies to their source partition index
+            spec(sync_retry_topic(target), _STREAM_PARTITIONS, _delete(7)),
+            spec(sync_dlq_topic(target), _STREAM_PARTITIONS, _delete(30)),
         ]
     specs += [
         spec(CONFLICTS_TOPIC, _DLQ_PARTITIONS, _delete(30)),
         spec(SYNC_LEDGER_TOPIC, _SIDE_PARTITIONS, _compact()),
+        *(spec(name, 1, _compact()) for name in INTERNAL_COMPACTED_TOPICS),
+        spec(CONTROL_TOPIC, 1, _delete(7)),
     ]
     return specs
 

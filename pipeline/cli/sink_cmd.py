@@ -86,8 +86,10 @@ def sink(
 
 
 async def _run(target: str, settings: Any, sink_settings: Any) -> None:
+    from pipeline.observability import configure_telemetry
     from pipeline.sinks.app import run_sink
 
+    configure_telemetry(f"voicebus-sink-{target}")  # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT set
     await run_sink(target, settings, sink_settings, install_signal_handlers=True)
 
 

@@ -40,17 +40,18 @@ def ensure_sink_topics(settings: Settings, topics: SinkTopics, sink: SinkSetting
     if topics.main not in existing:
         raise SinkTopicError(
             f"topic {topics.main} does not exist on {settings.bootstrap_servers}; create it "
-            "first (voicebus topics create) with the partition count the router uses"
+            "first (voicebus topics apply) with the partition count the router uses"
         )
     partitions = len(existing[topics.main].partitions)
     wanted: list[NewTopic] = []
     for name in (topics.retry, topics.dlq):
         if name in existing:
             have = len(existing[name].partitions)
-            if name == topics.retry and have != partitions:
+            if have != partitions:
                 raise SinkTopicError(
                     f"{name} has {have} partitions but {topics.main} has {partitions}; they "
-                    "must match so a key's retries stay with its owner (recreate the topic)"
+                    "must match: retry and dead-letter copies go to their source partition "
+                    "index, so a key's retries stay with its owner (recreate the topic)"
                 )
         else:
             wanted.append(NewTopic(name, partitions, 1))

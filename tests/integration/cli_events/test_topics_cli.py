@@ -25,13 +25,13 @@ def test_apply_creates_the_catalogue_then_is_idempotent(fresh_broker: EmbeddedBr
     servers = ["--bootstrap-servers", fresh_broker.bootstrap_servers]
     dry = run("topics", "apply", "--dry-run", *servers)
     assert dry.exit_code == 0, dry.output
-    assert "dry run" in dry.output and "34 create" in dry.output
+    assert "dry run" in dry.output and "38 create" in dry.output
     settings = Settings(bootstrap_servers=fresh_broker.bootstrap_servers)
     assert describe_topics(settings) == []  # a dry run creates nothing
 
     applied = run("topics", "apply", *servers)
     assert applied.exit_code == 0, applied.output
-    assert "34 create" in applied.output
+    assert "38 create" in applied.output
     actual = {t.name: t for t in describe_topics(settings)}
     for spec in catalogue():
         assert actual[spec.name].partitions == spec.partitions
@@ -40,7 +40,7 @@ def test_apply_creates_the_catalogue_then_is_idempotent(fresh_broker: EmbeddedBr
 
     again = run("topics", "apply", *servers)
     assert again.exit_code == 0
-    assert "34 unchanged" in again.output
+    assert "38 unchanged" in again.output
 
     listed = run("topics", "ls", *servers)
     assert listed.exit_code == 0
@@ -76,7 +76,7 @@ def test_config_drift_is_reconciled_and_partition_mismatch_reported(
     assert [c.action for c in slack] == ["error"]
     assert "has 2 partitions, catalogue says 6" in slack[0].detail
     assert "refused" in slack[0].detail
-    assert described["sync.slack.dlq"].partitions == 1
+    assert described["sync.slack.dlq"].partitions == 6
     del admin  # release its broker connection before the broker stops
 
     result = run(

@@ -18,6 +18,10 @@ def test_catalogue_names_every_topic_once() -> None:
         "business.events",
         "sync.conflicts",
         "_voicebus.sync-ledger",
+        "_voicebus.barriers",
+        "_voicebus.dlq-floors",
+        "_voicebus.replay-tasks",
+        "_voicebus.control",
     }
     for target in SYNC_TARGETS:
         expected |= {f"sync.{target}", f"sync.{target}.retry", f"sync.{target}.dlq"}
