@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,10 @@ def dev_plan(
     targets = available_targets() if sinks and "sink" in commands else []
     if processors and "process" in commands:
         wanted = {t.name: t.demo_operation for t in targets}
-        routes = (lambda ctx: demo_routes(ctx.state_dir, wanted)) if route_every_target else None
+        kinds = {t.name: t.demo_event_types for t in targets}
+        routes = (
+            (lambda ctx: demo_routes(ctx.state_dir, wanted, kinds)) if route_every_target else None
+        )
         plan.components.append(processors_component(required=processors_required, routes=routes))
     for target in targets:
         pair = TargetComponents(target)
@@ -74,7 +78,11 @@ def dev_plan(
 DEMO_EVENT_TYPES = ["call_started", "call_ended", "call_summary"]
 
 
-def demo_routes(state_dir: Path, targets: dict[str, str]) -> Path:
+def demo_routes(
+    state_dir: Path,
+    targets: dict[str, str],
+    event_types: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
     """The project's routing rules (``VOICEBUS_ROUTES_FILE`` or config/routes.yaml) plus, for
     each of ``targets`` (name -> operation) that no rule sends anything to, a rule routing the
     call lifecycle events to it.  Written to ``<state_dir>/routes.demo.yaml``; the original
@@ -91,7 +99,7 @@ def demo_routes(state_dir: Path, targets: dict[str, str]) -> Path:
                 {
                     "name": f"demo-{target}",
                     "description": f"voicebus demo: call lifecycle events to the {target} sandbox",
-                    "when": {"event_type": DEMO_EVENT_TYPES},
+                    "when": {"event_type": list((event_types or {}).get(target, DEMO_EVENT_TYPES))},
                     "then": [{"target": target, "operation": operation}],
                 }
             )

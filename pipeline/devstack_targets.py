@@ -50,6 +50,8 @@ class DevTarget:
     # the operation the demo's routing rule asks this connector for (when config/routes.yaml
     # does not route to the target at all)
     demo_operation: str = "notify"
+    # the event types that rule sends (chat cards want the summary only)
+    demo_event_types: tuple[str, ...] = ("call_started", "call_ended", "call_summary")
     # extra sandbox argv for sandboxes that take their credentials only as options (local,
     # throwaway values generated per run)
     sandbox_args: Callable[[dict[str, str]], list[str]] = lambda secrets: []
@@ -170,6 +172,7 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
         sandbox_args=lambda s: ["--token", s["VOICEBUS_SLACK_BOT_TOKEN"]],
         received=_sandbox_requests,
         demo_operation="post_summary",
+        demo_event_types=("call_summary",),
     ),
     DevTarget(
         "teams",
@@ -179,6 +182,7 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
         sandbox_args=lambda s: ["--webhook", f"support:{s['_TEAMS_PATH']}"],
         received=_sandbox_requests,
         demo_operation="post_summary",
+        demo_event_types=("call_summary",),
     ),
 )
 

@@ -197,3 +197,15 @@ def test_demo_routes_from_the_project_rules_pass_the_routing_loader(
     loaded = load_rules(demo_routes(tmp_path, {"webhook": "notify", "hubspot": "log_call"}))
     targets = {action.target for rule in loaded.rules.rules for action in rule.then}
     assert {"webhook", "hubspot"} <= targets
+
+
+def test_demo_rule_sends_only_the_event_types_a_target_asks_for(tmp_path: Path) -> None:
+    from pipeline.devstack_plan import demo_routes
+    from pipeline.processors.routing import load_rules
+
+    out = demo_routes(
+        tmp_path, {"teams": "post_summary", "webhook": "notify"}, {"teams": ["call_summary"]}
+    )
+    rules = {r.name: r for r in load_rules(out).rules.rules}
+    assert rules["demo-teams"].when.event_type == ["call_summary"]
+    assert rules["demo-webhook"].when.event_type == ["call_started", "call_ended", "call_summary"]
