@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,9 @@ def dev_plan(
     targets = available_targets() if sinks and "sink" in commands else []
     if processors and "process" in commands:
         wanted = {t.name: t.demo_operation for t in targets}
-        kinds = {t.name: t.demo_event_types for t in targets}
+        when = {t.name: t.demo_when for t in targets if t.demo_when is not None}
         routes = (
-            (lambda ctx: demo_routes(ctx.state_dir, wanted, kinds)) if route_every_target else None
+            (lambda ctx: demo_routes(ctx.state_dir, wanted, when)) if route_every_target else None
         )
         plan.components.append(processors_component(required=processors_required, routes=routes))
     for target in targets:
@@ -81,7 +81,7 @@ DEMO_EVENT_TYPES = ["call_started", "call_ended", "call_summary"]
 def demo_routes(
     state_dir: Path,
     targets: dict[str, str],
-    event_types: Mapping[str, Sequence[str]] | None = None,
+    when: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """The project's routing rules (``VOICEBUS_ROUTES_FILE`` or config/routes.yaml) plus, for
     each of ``targets`` (name -> operation) that no rule sends anything to, a rule routing the
@@ -99,7 +99,7 @@ def demo_routes(
                 {
                     "name": f"demo-{target}",
                     "description": f"voicebus demo: call lifecycle events to the {target} sandbox",
-                    "when": {"event_type": list((event_types or {}).get(target, DEMO_EVENT_TYPES))},
+                    "when": dict((when or {}).get(target, {"event_type": DEMO_EVENT_TYPES})),
                     "then": [{"target": target, "operation": operation}],
                 }
             )

@@ -15,7 +15,7 @@ import json
 import shutil
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_bytes, token_hex
@@ -50,8 +50,9 @@ class DevTarget:
     # the operation the demo's routing rule asks this connector for (when config/routes.yaml
     # does not route to the target at all)
     demo_operation: str = "notify"
-    # the event types that rule sends (chat cards want the summary only)
-    demo_event_types: tuple[str, ...] = ("call_started", "call_ended", "call_summary")
+    # the conditions of that rule (chat cards want the summary only; e-mail needs a known
+    # customer's address); None = the call lifecycle events
+    demo_when: Mapping[str, Any] | None = None
     # extra sandbox argv for sandboxes that take their credentials only as options (local,
     # throwaway values generated per run)
     sandbox_args: Callable[[dict[str, str]], list[str]] = lambda secrets: []
@@ -105,6 +106,32 @@ def _base_url_env(
     """Sink environment: the sandbox URL (+ ``suffix``) in ``variable``, the shared secrets
     and ``fixed`` settings."""
     return lambda url, secrets: {variable: url + suffix, **fixed, **secrets}
+
+
+def _gmail_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
+    """The Google sandbox serves Gmail, Calendar and the token endpoint on one port and
+    accepts fixed local credentials (connectors.gmail.sandbox.make_app defaults)."""
+    return {
+        "VOICEBUS_GMAIL_API_BASE_URL": url,
+        "VOICEBUS_GMAIL_CALENDAR_BASE_URL": url,
+        "VOICEBUS_GMAIL_TOKEN_URL": f"{url}/token",
+        "VOICEBUS_GMAIL_CLIENT_ID": "sandbox-client",
+        "VOICEBUS_GMAIL_CLIENT_SECRET": "sandbox-secret",
+        "VOICEBUS_GMAIL_REFRESH_TOKEN": "sandbox-refresh",
+    }
+
+
+def _outlook_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
+    """The Graph sandbox serves Graph and the Entra token endpoint on one port with fixed
+    local credentials (connectors.outlook.sandbox.make_app defaults)."""
+    return {
+        "VOICEBUS_OUTLOOK_GRAPH_BASE_URL": url,
+        "VOICEBUS_OUTLOOK_AUTHORITY_URL": url,
+        "VOICEBUS_OUTLOOK_TENANT_ID": "sandbox-tenant",
+        "VOICEBUS_OUTLOOK_CLIENT_ID": "sandbox-client",
+        "VOICEBUS_OUTLOOK_CLIENT_SECRET": "sandbox-secret",
+        "VOICEBUS_OUTLOOK_USER_ID": "care@voicebus.example",
+    }
 
 
 def _teams_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
@@ -172,7 +199,7 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
         sandbox_args=lambda s: ["--token", s["VOICEBUS_SLACK_BOT_TOKEN"]],
         received=_sandbox_requests,
         demo_operation="post_summary",
-        demo_event_types=("call_summary",),
+        demo_when={"event_type": ["call_summary"]},
     ),
     DevTarget(
         "teams",
@@ -182,7 +209,23 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
         sandbox_args=lambda s: ["--webhook", f"support:{s['_TEAMS_PATH']}"],
         received=_sandbox_requests,
         demo_operation="post_summary",
-        demo_event_types=("call_summary",),
+        demo_when={"event_type": ["call_summary"]},
+    ),
+    DevTarget(
+        "gmail",
+        "connectors.gmail.sandbox",
+        _gmail_env,
+        received=_sandbox_requests,
+        demo_operation="send_follow_up",
+        demo_when={"event_type": ["call_summary"], "customer_matched": True},
+    ),
+    DevTarget(
+        "outlook",
+        "connectors.outlook.sandbox",
+        _outlook_env,
+        received=_sandbox_requests,
+        demo_operation="send_follow_up",
+        demo_when={"event_type": ["call_summary"], "customer_matched": True},
     ),
 )
 

@@ -204,8 +204,11 @@ def test_demo_rule_sends_only_the_event_types_a_target_asks_for(tmp_path: Path) 
     from pipeline.processors.routing import load_rules
 
     out = demo_routes(
-        tmp_path, {"teams": "post_summary", "webhook": "notify"}, {"teams": ["call_summary"]}
+        tmp_path,
+        {"teams": "post_summary", "webhook": "notify"},
+        {"teams": {"event_type": ["call_summary"], "customer_matched": True}},
     )
     rules = {r.name: r for r in load_rules(out).rules.rules}
     assert rules["demo-teams"].when.event_type == ["call_summary"]
+    assert rules["demo-teams"].when.customer_matched is True
     assert rules["demo-webhook"].when.event_type == ["call_started", "call_ended", "call_summary"]
