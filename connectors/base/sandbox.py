@@ -22,11 +22,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import httpx
 from aiohttp import web
+
+from pipeline.subprocesses import StartStopContext, free_port
 
 ADMIN_PREFIX = "/_sandbox/"
 
@@ -238,7 +239,7 @@ def install_controls(
     return controls
 
 
-class SandboxServer:
+class SandboxServer(StartStopContext):
     """Run an aiohttp app on 127.0.0.1 and a free port in a background thread::
 
     with SandboxServer(make_app()) as srv:
@@ -300,17 +301,6 @@ class SandboxServer:
             self._thread.join(10.0)
         self._thread = None
 
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 class SandboxAdmin:
     """Drive a sandbox's ``/_sandbox/`` API from another process (tests, the CLI demo)."""
@@ -368,8 +358,6 @@ def run_main(
         print(f"sandbox listening on http://{args.host}:{args.port}", flush=True)
 
     if args.port == 0:
-        from pipeline.broker import free_port
-
         args.port = free_port(args.host)
     app.on_startup.append(announce)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)

@@ -19,7 +19,6 @@ Auth (one of):
 
 from __future__ import annotations
 
-import json
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
@@ -27,9 +26,10 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config, split_env_list
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -42,15 +42,6 @@ GMAIL_SCOPES = (
 class GoogleAuthFlow(StrEnum):
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant name
     SERVICE_ACCOUNT = "service_account"
-
-
-def _split_list(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
 
 
 class MailSettings(ConnectorSettings):
@@ -78,7 +69,7 @@ class MailSettings(ConnectorSettings):
     @field_validator("extra_templates", mode="before")
     @classmethod
     def _parse_templates(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_env_list(value)
 
     @field_validator("meeting_timezone")
     @classmethod
@@ -97,12 +88,7 @@ class MailSettings(ConnectorSettings):
 
 
 class GmailSettings(MailSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_GMAIL_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_GMAIL_")
 
     auth_flow: GoogleAuthFlow = GoogleAuthFlow.REFRESH_TOKEN
     client_id: str | None = None

@@ -28,7 +28,7 @@ from typing import Any
 
 from connectors.base.connector import Operation, SyncRecord
 from connectors.base.errors import DataError
-from connectors.base.templates import MessageTemplate
+from connectors.base.templates import MessageTemplate, RenderedMessage
 from connectors.gmail import compose
 from connectors.gmail.config import MailSettings
 
@@ -157,23 +157,43 @@ def follow_up_parts(
     return to, rendered, attachments
 
 
+def rendered_meetings(
+    record: SyncRecord, settings: MailSettings, templates: Mapping[str, MessageTemplate]
+) -> list[tuple[compose.Meeting, RenderedMessage]]:
+    """Each meeting action item with its rendered meeting template; shared with Outlook."""
+    base_values = compose.template_values(record, sender_name=settings.sender_name)
+    return [
+        (meeting, templates[settings.meeting_template].render(meeting.values))
+        for meeting in compose.meetings(
+            record,
+            owner_email=settings.owner_email or settings.sender_address or "",
+            default_time=settings.meeting_time,
+            duration_min=settings.meeting_duration_min,
+            timezone=settings.meeting_timezone,
+            base_values=base_values,
+        )
+    ]
+
+
+def requested_operation(record: SyncRecord, target: str) -> str:
+    """The routing rule's operation (default ``send_follow_up``); ``DataError`` when unknown."""
+    operation = record.operation or FOLLOW_UP
+    if operation not in OPERATIONS:
+        raise DataError(
+            f"{target}: unknown operation {operation!r} in the routing rule; use one of "
+            f"{', '.join(OPERATIONS)}"
+        )
+    return operation
+
+
 def _meeting_operations(
     record: SyncRecord,
     settings: MailSettings,
     templates: Mapping[str, MessageTemplate],
     event_id: str,
 ) -> list[Operation]:
-    base_values = compose.template_values(record, sender_name=settings.sender_name)
     operations = []
-    for meeting in compose.meetings(
-        record,
-        owner_email=settings.owner_email or settings.sender_address or "",
-        default_time=settings.meeting_time,
-        duration_min=settings.meeting_duration_min,
-        timezone=settings.meeting_timezone,
-        base_values=base_values,
-    ):
-        rendered = templates[settings.meeting_template].render(meeting.values)
+    for meeting, rendered in rendered_meetings(record, settings, templates):
         body = {
             "id": calendar_event_id(event_id, meeting.index),
             "summary": rendered.subject,
@@ -199,12 +219,7 @@ def _meeting_operations(
 def map_record(
     record: SyncRecord, settings: MailSettings, templates: Mapping[str, MessageTemplate]
 ) -> list[Operation]:
-    operation = record.operation or FOLLOW_UP
-    if operation not in OPERATIONS:
-        raise DataError(
-            f"gmail: unknown operation {operation!r} in the routing rule; use one of "
-            f"{', '.join(OPERATIONS)}"
-        )
+    operation = requested_operation(record, "gmail")
     event_id = compose.require_event_id(record, "gmail")
     operations: list[Operation] = []
     if operation == FOLLOW_UP:

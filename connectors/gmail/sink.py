@@ -12,12 +12,12 @@ from typing import ClassVar
 
 import httpx
 
-from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
+from connectors.base.connector import DeliveryResult, Operation, SyncRecord
 from connectors.base.errors import PermanentError
-from connectors.base.templates import load_templates
 from connectors.gmail.client import GmailClient
 from connectors.gmail.compose import fetch_recording
 from connectors.gmail.config import GmailSettings
+from connectors.gmail.mail_connector import MailConnector
 from connectors.gmail.mapping import (
     API_FIELDS,
     INSERT_EVENT,
@@ -27,14 +27,13 @@ from connectors.gmail.mapping import (
     attach_to_raw,
     map_record,
 )
-from pipeline.resilience.ratelimit import TokenBucket
-from pipeline.resilience.target import ResilienceSettings
 
 
-class GmailConnector(Connector):
+class GmailConnector(MailConnector):
     name: ClassVar[str] = "gmail"
     version: ClassVar[str] = "0.1.0"
-    natural_upsert: ClassVar[bool] = False
+    settings: GmailSettings
+    client: GmailClient
 
     def __init__(
         self,
@@ -42,18 +41,10 @@ class GmailConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else GmailSettings()  # from env
-        self.templates = load_templates(self.settings.template_dir, self.settings.template_names)
+        super().__init__(settings if settings is not None else GmailSettings())  # from env
         self.client = GmailClient(
             self.settings, transport=transport, user_agent=f"voicebus-gmail/{self.version}"
         )
-
-    @property
-    def resilience_settings(self) -> ResilienceSettings:
-        return self.settings.resilience
-
-    def bind_rate_limiter(self, bucket: TokenBucket) -> None:
-        self.client.observe_headers = bucket.observe_headers
 
     def map_record(self, record: SyncRecord) -> list[Operation]:
         return map_record(record, self.settings, self.templates)
@@ -85,12 +76,6 @@ class GmailConnector(Connector):
                 external_id=str(event.get("id")), detail={"already_existed": not created}
             )
         raise PermanentError(f"gmail: unknown operation kind {operation.kind!r}")
-
-    async def refresh_credentials(self) -> None:
-        await self.client.auth.refresh_credentials()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
 
 def create_connector(settings: GmailSettings | None = None) -> GmailConnector:

@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -55,12 +55,7 @@ DEFAULT_CALL_EVENT_TYPES = ["call_started", "call_ended", "call_summary", "recor
 
 
 class HubSpotSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_HUBSPOT_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_HUBSPOT_")
 
     base_url: str = "https://api.hubapi.com"
     access_token: SecretStr | None = None

@@ -167,26 +167,12 @@ class HubSpotWriter:
                 outcomes[i] = DeliveryResult(detail={"skipped": "no matching HubSpot contact"})
             else:
                 live.append(i)
-        live = await self.conflicts.admit(
-            "contacts", ops, live, lambda i: str(contacts[i]), outcomes
+        updated = await self._update_by_id(
+            "contacts", ops, live, lambda i: str(contacts[i]), outcomes, missing_is_data=True
         )
-        for round_ in _rounds(live, lambda i: str(contacts[i])):
-            for chunk in chunks(round_):
-                inputs = [
-                    {"id": str(contacts[i]), "properties": _props(ops[i].payload)} for i in chunk
-                ]
-                answer = await self._batch_or_fail(
-                    chunk, outcomes, "contacts", "update", inputs, missing_is_data=True
-                )
-                if answer is None:
-                    continue
-                key_of = {i: str(contacts[i]) for i in chunk}
-                by_key = {str(r.get("id")): r for r in answer.results}
-                self._settle(chunk, key_of, by_key, answer, outcomes, None, "update contacts")
-                self.conflicts.wrote("contacts", answer.results)
-                for i in chunk:
-                    if isinstance(outcomes[i], DataError):
-                        self.contacts.forget(key_of[i])
+        for i in updated:
+            if isinstance(outcomes[i], DataError):
+                self.contacts.forget(str(contacts[i]))
 
     # ---- deals -------------------------------------------------------------------------
     async def _deals(
@@ -196,22 +182,9 @@ class HubSpotWriter:
         contacts: dict[int, str | None],
         outcomes: list[Outcome | None],
     ) -> None:
-        live = await self.conflicts.admit(
+        await self._update_by_id(
             DEALS, ops, indices, lambda i: str(ops[i].payload["deal_id"]), outcomes
         )
-        for round_ in _rounds(live, lambda i: str(ops[i].payload["deal_id"])):
-            for chunk in chunks(round_):
-                inputs = [
-                    {"id": str(ops[i].payload["deal_id"]), "properties": _props(ops[i].payload)}
-                    for i in chunk
-                ]
-                answer = await self._batch_or_fail(chunk, outcomes, DEALS, "update", inputs)
-                if answer is None:
-                    continue
-                key_of = {i: str(ops[i].payload["deal_id"]) for i in chunk}
-                by_key = {str(r.get("id")): r for r in answer.results}
-                self._settle(chunk, key_of, by_key, answer, outcomes, None, "update deals")
-                self.conflicts.wrote(DEALS, answer.results)
 
     # ---- tasks -------------------------------------------------------------------------
     async def _tasks(
@@ -240,15 +213,8 @@ class HubSpotWriter:
                     for i in pending
                     if key_of[i] not in by_key and any(item_status(e) == 409 for e in answer.errors)
                 ]
-                self._settle(
-                    [i for i in pending if i not in conflicted],
-                    key_of,
-                    by_key,
-                    answer,
-                    outcomes,
-                    None,
-                    "create tasks",
-                )
+                created = [i for i in pending if i not in conflicted]
+                self._settle(created, key_of, by_key, answer, outcomes, None, "create tasks")
                 if conflicted:
                     await self._adopt_existing_tasks(conflicted, key_of, outcomes, final=True)
                 break
@@ -307,6 +273,36 @@ class HubSpotWriter:
         return rest
 
     # ---- shared ------------------------------------------------------------------------
+    async def _update_by_id(
+        self,
+        object_type: str,
+        ops: Sequence[Operation],
+        indices: list[int],
+        id_of: Callable[[int], str],
+        outcomes: list[Outcome | None],
+        *,
+        missing_is_data: bool = False,
+    ) -> list[int]:
+        """Batch-update existing objects (contacts, deals) by id behind the conflict guard;
+        returns the indices HubSpot answered (settled per input)."""
+        label = "deals" if object_type == DEALS else object_type
+        live = await self.conflicts.admit(object_type, ops, indices, id_of, outcomes)
+        answered: list[int] = []
+        for round_ in _rounds(live, id_of):
+            for chunk in chunks(round_):
+                inputs = [{"id": id_of(i), "properties": _props(ops[i].payload)} for i in chunk]
+                answer = await self._batch_or_fail(
+                    chunk, outcomes, object_type, "update", inputs, missing_is_data=missing_is_data
+                )
+                if answer is None:
+                    continue
+                key_of = {i: id_of(i) for i in chunk}
+                by_key = {str(r.get("id")): r for r in answer.results}
+                self._settle(chunk, key_of, by_key, answer, outcomes, None, f"update {label}")
+                self.conflicts.wrote(object_type, answer.results)
+                answered.extend(chunk)
+        return answered
+
     async def _batch_or_fail(
         self,
         chunk: Sequence[int],

@@ -12,8 +12,8 @@ attachments) and ``UPLOAD_CHUNK_BYTES`` (a multiple of 320 KiB) tune large attac
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
 
+from connectors.base.settings import connector_settings_config
 from connectors.gmail.config import MailSettings
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -21,12 +21,7 @@ CHUNK_UNIT = 320 * 1024
 
 
 class OutlookSettings(MailSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_OUTLOOK_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_OUTLOOK_")
 
     tenant_id: str
     client_id: str

@@ -27,7 +27,13 @@ from connectors.base.connector import Operation, SyncRecord
 from connectors.base.errors import DataError
 from connectors.base.templates import MessageTemplate
 from connectors.gmail import compose
-from connectors.gmail.mapping import FOLLOW_UP, MEETINGS_ONLY, OPERATIONS, follow_up_parts
+from connectors.gmail.mapping import (
+    FOLLOW_UP,
+    MEETINGS_ONLY,
+    follow_up_parts,
+    rendered_meetings,
+    requested_operation,
+)
 from connectors.outlook.config import OutlookSettings
 
 SEND_MAIL = "send_mail"
@@ -123,17 +129,8 @@ def _events(
     templates: Mapping[str, MessageTemplate],
     event_id: str,
 ) -> list[Operation]:
-    base_values = compose.template_values(record, sender_name=settings.sender_name)
     operations = []
-    for meeting in compose.meetings(
-        record,
-        owner_email=settings.owner_email or settings.sender_address or "",
-        default_time=settings.meeting_time,
-        duration_min=settings.meeting_duration_min,
-        timezone=settings.meeting_timezone,
-        base_values=base_values,
-    ):
-        rendered = templates[settings.meeting_template].render(meeting.values)
+    for meeting, rendered in rendered_meetings(record, settings, templates):
         local = "%Y-%m-%dT%H:%M:%S"
         event = {
             "subject": rendered.subject,
@@ -157,12 +154,7 @@ def _events(
 def map_record(
     record: SyncRecord, settings: OutlookSettings, templates: Mapping[str, MessageTemplate]
 ) -> list[Operation]:
-    operation = record.operation or FOLLOW_UP
-    if operation not in OPERATIONS:
-        raise DataError(
-            f"{TARGET}: unknown operation {operation!r} in the routing rule; use one of "
-            f"{', '.join(OPERATIONS)}"
-        )
+    operation = requested_operation(record, TARGET)
     event_id = compose.require_event_id(record, TARGET)
     operations: list[Operation] = []
     if operation == FOLLOW_UP:

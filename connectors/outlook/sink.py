@@ -12,10 +12,10 @@ from typing import ClassVar
 
 import httpx
 
-from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
+from connectors.base.connector import DeliveryResult, Operation, SyncRecord
 from connectors.base.errors import PermanentError
-from connectors.base.templates import load_templates
 from connectors.gmail.compose import fetch_recording
+from connectors.gmail.mail_connector import MailConnector
 from connectors.outlook.client import GraphClient
 from connectors.outlook.config import OutlookSettings
 from connectors.outlook.mapping import (
@@ -27,14 +27,13 @@ from connectors.outlook.mapping import (
     file_attachment,
     map_record,
 )
-from pipeline.resilience.ratelimit import TokenBucket
-from pipeline.resilience.target import ResilienceSettings
 
 
-class OutlookConnector(Connector):
+class OutlookConnector(MailConnector):
     name: ClassVar[str] = "outlook"
     version: ClassVar[str] = "0.1.0"
-    natural_upsert: ClassVar[bool] = False
+    settings: OutlookSettings
+    client: GraphClient
 
     def __init__(
         self,
@@ -42,18 +41,10 @@ class OutlookConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else OutlookSettings()
-        self.templates = load_templates(self.settings.template_dir, self.settings.template_names)
+        super().__init__(settings if settings is not None else OutlookSettings())
         self.client = GraphClient(
             self.settings, transport=transport, user_agent=f"voicebus-outlook/{self.version}"
         )
-
-    @property
-    def resilience_settings(self) -> ResilienceSettings:
-        return self.settings.resilience
-
-    def bind_rate_limiter(self, bucket: TokenBucket) -> None:
-        self.client.observe_headers = bucket.observe_headers
 
     def map_record(self, record: SyncRecord) -> list[Operation]:
         return map_record(record, self.settings, self.templates)
@@ -100,12 +91,6 @@ class OutlookConnector(Connector):
             )
         await self.client.send_mail({**body, "message": {**message, "attachments": attachments}})
         return DeliveryResult(detail={"status": 202, "recording_attached": attached})
-
-    async def refresh_credentials(self) -> None:
-        await self.client.auth.refresh_credentials()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
 
 def create_connector(settings: OutlookSettings | None = None) -> OutlookConnector:

@@ -25,9 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -46,12 +46,7 @@ def _salesforce_resilience() -> ResilienceSettings:
 
 
 class SalesforceSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_SALESFORCE_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_SALESFORCE_")
 
     login_url: str = "https://login.salesforce.com"
     instance_url: str | None = None

@@ -29,7 +29,6 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +44,7 @@ from connectors.salesforce.sandbox_state import (
     RecordError,
     SalesforceOrg,
 )
+from pipeline.subprocesses import StartStopContext
 
 DATA_PREFIX = "/services/data/"
 SPEC: web.AppKey[SpecValidator | None] = web.AppKey("voicebus_salesforce_spec")
@@ -270,7 +270,7 @@ def org_of(app: web.Application) -> SalesforceOrg:
     return app[ORG]
 
 
-class SalesforceSandbox:
+class SalesforceSandbox(StartStopContext):
     """A login server (token endpoint) and an instance server (REST API) over one org::
 
     with SalesforceSandbox() as sf:
@@ -306,17 +306,6 @@ class SalesforceSandbox:
     def stop(self) -> None:
         self.instance.stop()
         self.login.stop()
-
-    def __enter__(self) -> SalesforceSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

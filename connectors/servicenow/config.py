@@ -20,9 +20,9 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -40,12 +40,7 @@ DEFAULT_IMPACT_BY_INTENT = {"outage": 1, "cancellation": 2, "complaint": 2}
 
 
 class ServiceNowSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_SERVICENOW_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_SERVICENOW_")
 
     instance_url: str
     auth: AuthMode = AuthMode.BASIC

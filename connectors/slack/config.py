@@ -16,33 +16,19 @@ Validation errors never echo values (``hide_input_in_errors``).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config, split_env_list
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
 
-def _split_list(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
 class SlackSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_SLACK_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_SLACK_")
 
     bot_token: SecretStr
     base_url: str = "https://slack.com/api"
@@ -57,7 +43,7 @@ class SlackSettings(ConnectorSettings):
     @field_validator("operators", mode="before")
     @classmethod
     def _parse_operators(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_env_list(value)
 
     @field_validator("bot_token")
     @classmethod

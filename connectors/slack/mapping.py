@@ -68,17 +68,20 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cut(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis); shared with Teams."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _required(event: Mapping[str, Any], name: str) -> str:
+def required_field(event: Mapping[str, Any], name: str, target: str = "slack") -> str:
+    """A non-empty text field of the event (uuids as text), else a ``DataError`` naming it;
+    shared with Teams."""
     value = event.get(name)
     if isinstance(value, UUID):  # Avro logicalType uuid decodes to uuid.UUID (fastavro)
         return str(value)
     if not isinstance(value, str) or not value:
         raise DataError(
-            f"slack: event field '{name}' is missing or empty; the record cannot be mapped "
+            f"{target}: event field '{name}' is missing or empty; the record cannot be mapped "
             "(check the producer / enrichment), then replay"
         )
     return value
@@ -134,12 +137,12 @@ def _context(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, HEADER_MAX)}}
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, HEADER_MAX)}}
 
 
 def _fields(event: Mapping[str, Any]) -> list[dict[str, str]]:
     return [
-        {"type": "mrkdwn", "text": _cut(f"*{label}*\n{escape(value)}", FIELD_MAX)}
+        {"type": "mrkdwn", "text": truncate(f"*{label}*\n{escape(value)}", FIELD_MAX)}
         for label, value in facts(event)
     ]
 
@@ -155,12 +158,12 @@ def summary_message(event: Mapping[str, Any]) -> dict[str, Any]:
     sentiment = str(payload.get("sentiment") or "unknown")
     title = f"Call summary ({sentiment.lower()}): {customer_text(event)}"
     return {
-        "text": _cut(f"{title}: {summary}", FALLBACK_MAX),
+        "text": truncate(f"{title}: {summary}", FALLBACK_MAX),
         "blocks": [
             _header(title),
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(escape(summary), SECTION_MAX)},
+                "text": {"type": "mrkdwn", "text": truncate(escape(summary), SECTION_MAX)},
                 "fields": _fields(event),
             },
             _context(event),
@@ -174,7 +177,7 @@ def header_message(event: Mapping[str, Any]) -> dict[str, Any]:
     direction = str(call.get("direction") or "").lower() or "call"
     title = f"Call in progress ({direction}): {customer_text(event)}"
     return {
-        "text": _cut(title, FALLBACK_MAX),
+        "text": truncate(title, FALLBACK_MAX),
         "blocks": [
             _header(title),
             {"type": "section", "fields": _fields(event)},
@@ -204,9 +207,9 @@ def insight_text(event: Mapping[str, Any]) -> str:
 
 
 def insight_message(event: Mapping[str, Any]) -> dict[str, Any]:
-    text = _cut(insight_text(event), SECTION_MAX)
+    text = truncate(insight_text(event), SECTION_MAX)
     return {
-        "text": _cut(text, FALLBACK_MAX),
+        "text": truncate(text, FALLBACK_MAX),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, _context(event)],
     }
 
@@ -224,8 +227,8 @@ def choose_channel(record: SyncRecord, default_channel: str | None) -> str:
 
 def map_record(record: SyncRecord, default_channel: str | None) -> list[Operation]:
     event = record.event
-    event_id = _required(event, "event_id")
-    call_id = _required(event, "call_id")
+    event_id = required_field(event, "event_id")
+    call_id = required_field(event, "call_id")
     operation = record.operation or (
         POST_SUMMARY if event.get("event_type") == "call_summary" else POST_INSIGHT
     )

@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import ValidationError
 
 from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
-from connectors.base.errors import AuthError, PermanentError, RetryableError
+from connectors.base.errors import PermanentError, RetryableError
+from connectors.base.settings import reload_settings
 from connectors.slack.client import SlackClient
 from connectors.slack.config import SlackSettings
 from connectors.slack.mapping import OPERATIONS, ThreadRef, map_record
@@ -199,11 +199,7 @@ class SlackConnector(Connector):
     async def refresh_credentials(self) -> None:
         """Re-read the bot token (an operator may have reinstalled the app after a 401)."""
         self.credential_refreshes += 1
-        try:
-            fresh = self._reload_settings()
-        except ValidationError as exc:
-            reasons = "; ".join(str(e["msg"]) for e in exc.errors())
-            raise AuthError(f"slack settings could not be reloaded: {reasons}") from None
+        fresh = reload_settings(self._reload_settings, "slack")
         self.settings = self.settings.model_copy(update={"bot_token": fresh.bot_token})
         self.client.set_token(fresh.bot_token)
 

@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -33,12 +33,7 @@ class TeamsTransport(StrEnum):
 
 
 class TeamsSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_TEAMS_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_TEAMS_")
 
     webhooks: dict[str, SecretStr] = Field(default_factory=dict)
     default_channel: str | None = None

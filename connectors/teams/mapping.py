@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 from connectors.base.connector import Operation, SyncRecord
 from connectors.base.errors import DataError, PermanentError
-from connectors.slack.mapping import customer_text, facts
+from connectors.slack.mapping import customer_text, facts, required_field, truncate
 
 POST_SUMMARY = "post_summary"
 POST_ALERT = "post_alert"
@@ -32,22 +31,6 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
 TEXT_MAX = 4000
-
-
-def _required(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if isinstance(value, UUID):  # Avro logicalType uuid decodes to uuid.UUID (fastavro)
-        return str(value)
-    if not isinstance(value, str) or not value:
-        raise DataError(
-            f"teams: event field '{name}' is missing or empty; the record cannot be mapped "
-            "(check the producer / enrichment), then replay"
-        )
-    return value
-
-
-def _cut(text: str, limit: int = TEXT_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _alert_text(event: Mapping[str, Any]) -> str:
@@ -82,12 +65,12 @@ def build_card(
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": _cut(title, 200),
+            "text": truncate(title, 200),
             "size": "Large",
             "weight": "Bolder",
             "wrap": True,
         },
-        {"type": "TextBlock", "text": _cut(text), "wrap": True},
+        {"type": "TextBlock", "text": truncate(text, TEXT_MAX), "wrap": True},
         {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts(event)]},
         {
             "type": "TextBlock",
@@ -142,8 +125,8 @@ def map_record(
     call_url_template: str | None = None,
 ) -> list[Operation]:
     event = record.event
-    event_id = _required(event, "event_id")
-    _required(event, "call_id")
+    event_id = required_field(event, "event_id", "teams")
+    required_field(event, "call_id", "teams")
     operation = record.operation or (
         POST_SUMMARY if event.get("event_type") == "call_summary" else POST_ALERT
     )

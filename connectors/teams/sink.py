@@ -12,10 +12,9 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import httpx
-from pydantic import ValidationError
 
 from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
-from connectors.base.errors import AuthError
+from connectors.base.settings import reload_settings
 from connectors.teams.client import TeamsClient
 from connectors.teams.config import TeamsSettings, TeamsTransport
 from connectors.teams.mapping import map_record
@@ -75,11 +74,7 @@ class TeamsConnector(Connector):
     async def refresh_credentials(self) -> None:
         """Re-read webhook URLs / the Graph token (rotated after a 401/403)."""
         self.credential_refreshes += 1
-        try:
-            fresh = self._reload_settings()
-        except ValidationError as exc:
-            reasons = "; ".join(str(e["msg"]) for e in exc.errors())
-            raise AuthError(f"teams settings could not be reloaded: {reasons}") from None
+        fresh = reload_settings(self._reload_settings, "teams")
         self.client.reload(fresh.webhooks, fresh.graph_token)
 
     async def aclose(self) -> None:

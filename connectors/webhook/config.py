@@ -13,36 +13,21 @@ the wrong variable must not end up in a log.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config, split_env_list
 from connectors.webhook.auth import decode_secret
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
 
-def _split_list(value: Any) -> Any:
-    """Accept a JSON list or a comma-separated string (the friendlier form in .env files)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
 class WebhookSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_WEBHOOK_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_WEBHOOK_")
 
     urls: Annotated[list[str], NoDecode] = Field(min_length=1)
     secrets: Annotated[list[SecretStr], NoDecode] = Field(min_length=1)
@@ -52,12 +37,12 @@ class WebhookSettings(ConnectorSettings):
     @field_validator("urls", mode="before")
     @classmethod
     def _parse_urls(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_env_list(value)
 
     @field_validator("secrets", mode="before")
     @classmethod
     def _parse_secrets(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_env_list(value)
 
     @field_validator("urls")
     @classmethod

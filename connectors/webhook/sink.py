@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import httpx
-from pydantic import ValidationError
 
 from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
 from connectors.base.errors import AuthError
+from connectors.base.settings import reload_settings
 from connectors.webhook.auth import SecretFormatError, WebhookSigner
 from connectors.webhook.client import WebhookClient
 from connectors.webhook.config import WebhookSettings
@@ -80,13 +80,9 @@ class WebhookConnector(Connector):
     async def refresh_credentials(self) -> None:
         """Reload the signing secrets (an operator may have rotated them after a 401)."""
         self.credential_refreshes += 1
+        fresh = reload_settings(self._reload_settings, "webhook")
         try:
-            fresh = self._reload_settings()
             self.signer.load(fresh.secrets)
-        except ValidationError as exc:
-            # our validators' messages never hold the values (hide_input_in_errors)
-            reasons = "; ".join(str(e["msg"]) for e in exc.errors())
-            raise AuthError(f"webhook settings could not be reloaded: {reasons}") from None
         except SecretFormatError as exc:
             raise AuthError(f"VOICEBUS_WEBHOOK_SECRETS {exc}") from None
 

@@ -12,10 +12,11 @@ import base64
 from collections.abc import Callable, Generator
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from connectors.base.auth import StaticTokenAuth
 from connectors.base.errors import AuthError
+from connectors.base.settings import reload_settings
 from connectors.zendesk.config import ZendeskSettings
 
 TARGET = "zendesk"
@@ -67,11 +68,7 @@ class ZendeskAuth(httpx.Auth):
         return "oauth" if isinstance(self._inner, StaticTokenAuth) else "api_token"
 
     async def refresh_credentials(self) -> None:
-        try:
-            fresh = self._reload()
-        except ValidationError as exc:
-            reasons = "; ".join(str(e["msg"]) for e in exc.errors())
-            raise AuthError(f"zendesk settings could not be reloaded: {reasons}") from None
+        fresh = reload_settings(self._reload, "zendesk")
         try:
             self._inner = self._build(fresh)
         except ValueError as exc:

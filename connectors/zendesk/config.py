@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from connectors.base.connector import ConnectorSettings
+from connectors.base.settings import connector_settings_config
 from pipeline.resilience.http import HttpClientSettings
 from pipeline.resilience.target import ResilienceSettings
 
@@ -48,12 +48,7 @@ class TicketLookup(StrEnum):
 
 
 class ZendeskSettings(ConnectorSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VOICEBUS_ZENDESK_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
+    model_config = connector_settings_config("VOICEBUS_ZENDESK_")
 
     base_url: str
     email: str | None = None

@@ -91,9 +91,10 @@ def _int(text: str | None) -> int:
         return 0
 
 
-def create_task(settings: Settings, plan: ReplayPlan, store: TaskStore) -> ReplayTask:
-    """Fix the task's bounds and persist it (status running)."""
-    topic = dlq_topic(plan.target)
+def _dlq_bounds(settings: Settings, target: str) -> tuple[str, dict[int, int], dict[int, int]]:
+    """The target's DLQ topic with, per partition, where a replay starts (after deleted and
+    below-floor records) and where it ends (the end offset now, never below the start)."""
+    topic = dlq_topic(target)
     partitions = kafka_io.partitions_of(settings, topic)
     starts = floors.start_offsets(settings, topic, partitions)
     consumer = kafka_io.reader_consumer(settings, "replay-ends")
@@ -101,6 +102,12 @@ def create_task(settings: Settings, plan: ReplayPlan, store: TaskStore) -> Repla
         ends = kafka_io.end_offsets(consumer, topic, partitions)
     finally:
         consumer.close()
+    return topic, starts, {p: max(ends[p], starts[p]) for p in partitions}
+
+
+def create_task(settings: Settings, plan: ReplayPlan, store: TaskStore) -> ReplayTask:
+    """Fix the task's bounds and persist it (status running)."""
+    topic, starts, ends = _dlq_bounds(settings, plan.target)
     destination = plan.destination or sync_topic(plan.target)
     kafka_io.partitions_of(settings, destination)  # clear error now if it does not exist
     task = ReplayTask(
@@ -112,7 +119,7 @@ def create_task(settings: Settings, plan: ReplayPlan, store: TaskStore) -> Repla
         again=plan.again,
         rate=plan.rate,
         start_offsets=starts,
-        end_offsets={p: max(ends[p], starts[p]) for p in partitions},
+        end_offsets=ends,
         done_offsets=dict(starts),
     )
     store.ensure()
@@ -279,14 +286,7 @@ def resume_task(settings: Settings, task_id: str, store: TaskStore) -> ReplayTas
 
 def preview_task(settings: Settings, plan: ReplayPlan) -> ReplayTask:
     """A task that is never persisted, for ``--dry-run``."""
-    topic = dlq_topic(plan.target)
-    partitions = kafka_io.partitions_of(settings, topic)
-    starts = floors.start_offsets(settings, topic, partitions)
-    consumer = kafka_io.reader_consumer(settings, "replay-ends")
-    try:
-        ends = kafka_io.end_offsets(consumer, topic, partitions)
-    finally:
-        consumer.close()
+    topic, starts, ends = _dlq_bounds(settings, plan.target)
     return ReplayTask(
         id=plan.task_id or "dry-run",
         target=plan.target,
@@ -295,6 +295,6 @@ def preview_task(settings: Settings, plan: ReplayPlan) -> ReplayTask:
         filter=plan.record_filter.to_json(),
         again=plan.again,
         start_offsets=starts,
-        end_offsets={p: max(ends[p], starts[p]) for p in partitions},
+        end_offsets=ends,
         done_offsets=dict(starts),
     )

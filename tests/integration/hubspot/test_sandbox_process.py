@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,46 +13,19 @@ import pytest
 
 from connectors.base.sandbox import SandboxAdmin
 from connectors.hubspot.sink import HubSpotConnector
-from pipeline.broker import free_port
 from pipeline.resilience.target import ResilienceSettings, TargetResilience
 from pipeline.sinks.delivery import Deliverer, OutcomeKind
 from pipeline.sinks.ledger import InMemoryLedger
+from tests.helpers.sandbox_process import sandbox_process as sandbox_process_at
 from tests.integration.hubspot.conftest import TOKEN, enriched_event, hubspot_settings, record_of
 
 
 @pytest.fixture
 def sandbox_process(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path / "hubspot-sandbox.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "connectors.hubspot.sandbox",
-                "--port",
-                str(port),
-                "--token",
-                TOKEN,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url + "/_sandbox/stats", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    assert proc.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, "sandbox did not start"
-                    time.sleep(0.05)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with sandbox_process_at(
+        "connectors.hubspot.sandbox", ["--token", TOKEN], tmp_path / "hubspot-sandbox.log"
+    ) as url:
+        yield url
 
 
 async def test_subprocess_sandbox_with_contact_added_over_admin_http(sandbox_process):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +11,8 @@ import pytest
 from connectors.base.connector import SyncRecord
 from connectors.base.sandbox import SandboxAdmin
 from connectors.servicenow.config import AuthMode
-from pipeline.broker import free_port
 from pipeline.sinks.delivery import OutcomeKind
+from tests.helpers.sandbox_process import sandbox_process
 from tests.integration.servicenow.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -29,39 +26,12 @@ from tests.integration.servicenow.test_incidents import deliverer_for
 
 @pytest.fixture
 def sandbox_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path / "sandbox.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "connectors.servicenow.sandbox",
-                "--port",
-                str(port),
-                "--user",
-                f"{USER}:{PASSWORD}",
-                "--client",
-                f"{CLIENT_ID}:{CLIENT_SECRET}:{USER}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url + "/_sandbox/stats", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    assert proc.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, "sandbox did not start"
-                    time.sleep(0.05)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with sandbox_process(
+        "connectors.servicenow.sandbox",
+        ["--user", f"{USER}:{PASSWORD}", "--client", f"{CLIENT_ID}:{CLIENT_SECRET}:{USER}"],
+        tmp_path / "sandbox.log",
+    ) as url:
+        yield url
 
 
 async def test_subprocess_sandbox_with_client_credentials(sandbox_url: str) -> None:

@@ -6,36 +6,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.teams.sandbox import tenant_of
-from pipeline import headers as H
 from pipeline.config import Settings
-from pipeline.schema_catalog import load_schema
-from pipeline.serde import AvroCodec
+from tests.helpers.sink_runtime import produce_sync, run_sink_until
 from tests.integration.slack.conftest import enriched_event
-from tests.integration.slack.test_sink_runtime import run_until_target
 from tests.integration.teams.conftest import HOOK_PATHS, make_sandbox
 
 pytestmark = pytest.mark.integration
 
 
 def produce(settings: Settings, events: list[dict]) -> None:
-    codec = AvroCodec(settings)
-    schema = load_schema("voice/enriched_call_event.avsc")
-    producer = Producer(settings.producer_conf())
-    for event in events:
-        producer.produce(
-            "sync.teams",
-            key=event["call_id"],
-            value=codec.encode(event, subject="sync.teams-value", schema=schema),
-            headers=[
-                (H.OPERATION, b"post_summary"),
-                (H.HINTS, json.dumps({"channel": "#support"}).encode()),
-            ],
-        )
-    assert producer.flush(15) == 0
+    summaries = [(event, "post_summary", {"channel": "#support"}) for event in events]
+    produce_sync(settings, "teams", summaries)
 
 
 async def test_sink_posts_cards_once(fresh_settings: Settings, monkeypatch) -> None:
@@ -49,12 +33,12 @@ async def test_sink_posts_cards_once(fresh_settings: Settings, monkeypatch) -> N
         events = [enriched_event(call_id=f"call-teams-{n}") for n in range(3)]
         produce(fresh_settings, events)
         tenant = tenant_of(srv.app)
-        await run_until_target("teams", fresh_settings, lambda: len(tenant.cards()) >= 3)
+        await run_sink_until("teams", fresh_settings, lambda: len(tenant.cards()) >= 3)
         assert len(tenant.cards("support")) == 3
 
         late = enriched_event(call_id="call-teams-9")
         produce(fresh_settings, [*events, late])
-        await run_until_target(
+        await run_sink_until(
             "teams",
             fresh_settings,
             lambda: any(c.contains(str(late["event_id"])) for c in tenant.cards()),

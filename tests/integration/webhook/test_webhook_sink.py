@@ -19,6 +19,7 @@ from pipeline.broker import free_port
 from pipeline.resilience.target import ResilienceSettings, TargetResilience
 from pipeline.sinks.delivery import Deliverer, OutcomeKind
 from pipeline.sinks.ledger import InMemoryLedger
+from tests.helpers.sandbox_process import sandbox_process as sandbox_process_at
 from tests.integration.webhook.conftest import (
     HOOK_PATH,
     NEW_SECRET,
@@ -168,37 +169,10 @@ async def test_rate_limited_receiver_is_paced_by_the_token_bucket(
 @pytest.fixture
 def sandbox_process(tmp_path):
     """``python -m connectors.webhook.sandbox`` as its own process; yields its URL."""
-    port = free_port()
-    log_path = tmp_path / "sandbox.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "connectors.webhook.sandbox",
-                "--port",
-                str(port),
-                "--secret",
-                SECRET,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url + "/_sandbox/stats", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    assert proc.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, "sandbox did not start"
-                    time.sleep(0.05)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with sandbox_process_at(
+        "connectors.webhook.sandbox", ["--secret", SECRET], tmp_path / "sandbox.log"
+    ) as url:
+        yield url
 
 
 async def test_subprocess_sandbox_driven_over_admin_http(sandbox_process):

@@ -1,0 +1,1 @@
+"""Test helpers shared by several test areas (fixtures stay in each area's conftest.py)."""
