@@ -1,6 +1,7 @@
 """Check sandbox requests against Google API discovery documents.
 
-``/work/shared/specs/google/{gmail.v1.json,calendar.v3.json}`` (or ``VOICEBUS_GOOGLE_SPECS``)
+``<checkout>/../shared/specs/google/{gmail.v1.json,calendar.v3.json}``
+(or ``VOICEBUS_GOOGLE_SPECS``)
 describe every method: HTTP method, path template (relative to ``servicePath``), parameters
 (``required``, ``location``, ``enum``) and the request body schema (``$ref`` into
 ``schemas``; a property is required for a method when its ``annotations.required`` lists the
@@ -20,7 +21,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-SPEC_DIR = Path(os.environ.get("VOICEBUS_GOOGLE_SPECS", "/work/shared/specs/google"))
+from connectors.base.specs import vendor_spec_dir
+
+SPEC_DIR = Path(os.environ.get("VOICEBUS_GOOGLE_SPECS") or vendor_spec_dir("google"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from connectors.base.specs import vendor_spec_dir
+
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -27,7 +29,7 @@ def default_spec_dir() -> Path:
     env = os.environ.get("VOICEBUS_HUBSPOT_SPEC_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "hubspot"
+    return vendor_spec_dir("hubspot")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from connectors.base.specs import vendor_spec_dir
+
 log = logging.getLogger(__name__)
 
 SPEC_FILES = ("sobjects.yml", "composite.yml", "oauth.yml")
@@ -58,7 +60,7 @@ def default_specs_dir() -> Path:
     configured = os.environ.get("VOICEBUS_SPECS_DIR")
     if configured:
         return Path(configured) / "salesforce"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "salesforce"
+    return vendor_spec_dir("salesforce")
 
 
 def _compile(template: str) -> tuple[re.Pattern[str], int]:

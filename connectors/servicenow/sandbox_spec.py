@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from connectors.base.specs import vendor_spec_dir
+
 API_BASE = "/api/now"
 
 
@@ -21,7 +23,7 @@ def default_spec_dir() -> Path:
     env = os.environ.get("VOICEBUS_SERVICENOW_SPEC_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "servicenow"
+    return vendor_spec_dir("servicenow")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
+from connectors.base.specs import vendor_spec_dir
+
 JSON_ARRAY_PARAMS = frozenset({"blocks", "attachments"})
 
 
@@ -28,13 +30,7 @@ def default_spec_file() -> Path:
     env = os.environ.get("VOICEBUS_SLACK_SPEC_FILE")
     if env:
         return Path(env)
-    return (
-        Path(__file__).resolve().parents[2].parent
-        / "shared"
-        / "specs"
-        / "slack"
-        / "slack_web_openapi_v2.json"
-    )
+    return vendor_spec_dir("slack") / "slack_web_openapi_v2.json"
 
 
 class SlackSpec:

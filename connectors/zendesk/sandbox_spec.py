@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from connectors.base.specs import vendor_spec_dir
+
 METHODS = ("get", "post", "put", "patch", "delete")
 EXTRA_ROUTES = (("GET", "/api/v2/job_statuses/{job_status_id}"),)
 
@@ -110,7 +112,7 @@ def default_spec_dir() -> Path:
     env = os.environ.get("VOICEBUS_ZENDESK_SPEC_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "zendesk"
+    return vendor_spec_dir("zendesk")
 
 
 @dataclass(frozen=True)
