@@ -33,6 +33,8 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/producer.py
+	$(BIN)/python bench/sinks.py
+	$(BIN)/python bench/processors.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
