@@ -104,8 +104,10 @@ class Processors:
         datadir: Path | str | None = None,
         web_port: int | None = None,
         codec: AvroCodec | None = None,
+        one_record_per_batch: bool | None = None,
     ) -> None:
         self.settings = settings
+        self.one_record_per_batch = one_record_per_batch
         self.router = router
         self.app_id = app_id
         self.codec = codec or AvroCodec(settings)
@@ -152,7 +154,12 @@ class Processors:
     # ---- faust app ----------------------------------------------------------------------
     def _build_app(self, datadir: Path | str | None, web_port: int | None, partitions: int) -> Any:
         return build_faust_app(
-            self.settings, self.app_id, partitions=partitions, datadir=datadir, web_port=web_port
+            self.settings,
+            self.app_id,
+            partitions=partitions,
+            datadir=datadir,
+            web_port=web_port,
+            one_record_per_batch=self.one_record_per_batch,
         )
 
     def sync_topic(self, name: str) -> faust.TopicT:
@@ -278,11 +285,19 @@ def build_faust_app(
     partitions: int,
     datadir: Path | str | None = None,
     web_port: int | None = None,
+    one_record_per_batch: bool | None = None,
 ) -> TunedApp:
     """A faust app with the processors' client settings (also used by the benchmark's
-    passthrough baseline, so both run with identical tuning)."""
+    passthrough baseline, so both run with identical tuning).
+
+    ``one_record_per_batch`` defaults to the dev profile, like ``Settings.producer_conf``: on
+    Tansu the changelog end offsets that faust's recovery reads are only exact with one record
+    per batch.  ``False`` keeps faust's normal producer batching (what the prod profile uses)
+    and every other dev setting; for runs that never recover a changelog, e.g. the benchmark."""
     s = settings
     dev = s.profile is Profile.DEV
+    if one_record_per_batch is None:
+        one_record_per_batch = dev
     data_root = Path(datadir or Path(s.state_dir) / "processors")
     (data_root / app_id).mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = {
@@ -304,9 +319,10 @@ def build_faust_app(
             broker_session_timeout=6.0,
             broker_heartbeat_interval=1.0,
             broker_rebalance_timeout=6.0,
-            producer_max_batch_size=1,  # one record per batch: exact end offsets
-            producer_linger_ms=0,
         )
+    if one_record_per_batch:
+        # exact end offsets on Tansu (BROKER.md); costs one produce batch per record
+        conf.update(producer_max_batch_size=1, producer_linger_ms=0)
     return TunedApp(app_id, fetch_max_wait_ms=20 if dev else None, autodiscover=False, **conf)
 
 

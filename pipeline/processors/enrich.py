@@ -43,8 +43,13 @@ _SIGNATURE_FIELDS = (
 )
 
 
+_EXACT_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _plain(value: Any) -> Any:
     """Enum symbols and UUIDs as strings, containers copied, for JSON and rules."""
+    if type(value) in _EXACT_SCALARS:  # most leaves: skip the ABC checks (per-event path)
+        return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -42,8 +42,10 @@ def create_processors(
     app_id: str = APP_ID,
     workdir: Path | str | None = None,
     web_port: int | None = None,
+    one_record_per_batch: bool | None = None,
 ) -> Processors:
-    """Create the topics the worker needs, then the faust app sized to them."""
+    """Create the topics the worker needs, then the faust app sized to them
+    (``one_record_per_batch``: see ``build_faust_app``)."""
     targets = sorted(getattr(getattr(router, "router", router), "targets", ()) or ()) or None
     counts = ensure_topics(settings, app_id=app_id, targets=targets)
     primed = prime_group_offsets(settings, app_id, CALL_EVENTS_TOPIC)
@@ -63,6 +65,7 @@ def create_processors(
         partitions=counts["partitions"],
         contacts_partitions=counts["contacts_partitions"],
         business_partitions=counts["business_partitions"],
+        one_record_per_batch=one_record_per_batch,
     )
 
 
