@@ -155,6 +155,8 @@ class AvroCodec:
         self._by_identity: dict[tuple[str, int], tuple[Mapping[str, Any], tuple[int, Any]]] = {}
         self._by_id: dict[int, Any] = {}
         self._readers: dict[str, Any] = {}
+        # id(schema) -> (schema, parsed); the entry keeps the object alive so ids stay unique
+        self._readers_by_identity: dict[int, tuple[Mapping[str, Any], Any]] = {}
 
     @property
     def client(self) -> SchemaRegistryClient:
@@ -282,12 +284,17 @@ class AvroCodec:
         return parsed
 
     def _reader(self, reader_schema: Mapping[str, Any]) -> Any:
+        # fast path as in _writer: the same schema object as last time skips the JSON key
+        hit = self._readers_by_identity.get(id(reader_schema))
+        if hit is not None and hit[0] is reader_schema:
+            return hit[1]
         key = _schema_key(reader_schema)
         parsed = self._readers.get(key)
         if parsed is None:
             parsed = fastavro.parse_schema(dict(reader_schema))
             with self._lock:
                 self._readers[key] = parsed
+        self._readers_by_identity[id(reader_schema)] = (reader_schema, parsed)
         return parsed
 
     def decode(self, data: bytes | None, reader_schema: Mapping[str, Any] | None = None) -> Any:
