@@ -66,6 +66,8 @@ class SalesforceSettings(ConnectorSettings):
     session_ttl_s: float = Field(default=7200.0, gt=0)
 
     task_external_id_field: str = "Voicebus_Call_Id__c"
+    #: Task external id of a call summary's follow-up Tasks (``<event_id>:<index>``)
+    action_item_external_id_field: str = "Voicebus_Action_Item_Id__c"
     lead_external_id_field: str = "Voicebus_Phone__c"
     lead_company_default: str = "Unknown (voice caller)"
     lead_source: str = "Phone Inquiry"

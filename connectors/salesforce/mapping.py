@@ -3,7 +3,9 @@
 ``record.operation`` (from the routing rule) picks the mapping; ``record.hints`` refine it:
 
 ``log_call`` (default)        Task upserted by the call id (``Voicebus_Call_Id__c``): every event
-                              of a call rewrites the same Task, replays update it.
+                              of a call rewrites the same Task, replays update it.  A
+                              ``call_summary`` also yields one follow-up Task per action item,
+                              upserted by ``Voicebus_Action_Item_Id__c`` = ``<event_id>:<index>``.
 ``upsert_lead``               Lead upserted by caller number (``Voicebus_Phone__c``), for callers
                               without a Salesforce match; hints ``last_name``, ``company``,
                               ``lookup_first`` (skip when a Contact has the number).
@@ -23,7 +25,7 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.base.connector import Operation, SyncRecord
@@ -32,12 +34,14 @@ from connectors.salesforce.config import SalesforceSettings
 from pipeline.conflicts.resolve import to_datetime
 
 LOG_CALL = "log_call"
+ACTION_ITEM = "log_action_item"  # derived from log_call of a call_summary, not a rule operation
 UPSERT_LEAD = "upsert_lead"
 UPDATE_STAGE = "update_opportunity_stage"
 UPDATE_INSIGHTS = "update_insights"
 OPERATIONS = (LOG_CALL, UPSERT_LEAD, UPDATE_STAGE, UPDATE_INSIGHTS)
 
 DESCRIPTION_LIMIT = 32_000
+SUBJECT_LIMIT = 255
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 
 
@@ -182,6 +186,70 @@ def map_log_call(record: SyncRecord, settings: SalesforceSettings) -> dict[str, 
     }
 
 
+def _due_date(value: Any) -> str | None:
+    """Avro ``date`` arrives as a ``date`` (fastavro), days since the epoch or ISO text."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (date(1970, 1, 1) + timedelta(days=value)).isoformat()
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        return None  # an unreadable due date is left off; the item itself still matters
+
+
+def map_action_items(
+    record: SyncRecord, settings: SalesforceSettings, call_task: Mapping[str, Any]
+) -> list[tuple[int, dict[str, Any]]]:
+    """(index, payload) per action item of a ``call_summary``: a follow-up Task on the
+    same Contact/Lead as the call Task.  The id ``<event_id>:<index>`` makes a replay of the
+    summary update its Tasks instead of adding more."""
+    if record.event.get("event_type") != "call_summary":
+        return []
+    event_id = _required(record, "event_id")
+    call_id = str(call_task["external_id"])
+    out: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(_payload_of(record.event).get("action_items") or []):
+        description = _text(item.get("description")) if isinstance(item, Mapping) else None
+        if description is None:
+            continue  # nothing to do: an empty item is no task
+        fields: dict[str, Any] = {
+            "Subject": description[:SUBJECT_LIMIT],
+            "Status": "Not Started",
+            "Priority": "Normal",
+            "TaskSubtype": "Task",
+            "Description": f"{description}\n\nAction item from voicebus call id: {call_id}"[
+                :DESCRIPTION_LIMIT
+            ],
+        }
+        due = _due_date(item.get("due_date"))
+        if due:
+            fields["ActivityDate"] = due
+        for name in ("WhoId", "WhatId"):
+            if name in call_task["fields"]:
+                fields[name] = call_task["fields"][name]
+        external_id = f"{event_id}:{index}"
+        out.append(
+            (
+                index,
+                {
+                    "method": "upsert",
+                    "sobject": "Task",
+                    "external_id_field": settings.action_item_external_id_field,
+                    "external_id": external_id,
+                    "fields": fields,
+                    "lookup_phone": call_task.get("lookup_phone"),
+                },
+            )
+        )
+    return out
+
+
 def map_upsert_lead(record: SyncRecord, settings: SalesforceSettings) -> dict[str, Any]:
     number = caller_number(record.event)
     if number is None:
@@ -263,7 +331,7 @@ def map_record(record: SyncRecord, settings: SalesforceSettings) -> list[Operati
         )
     event_id = _required(record, "event_id")
     payload = mapper(record, settings)
-    return [
+    operations = [
         Operation(
             kind=kind,
             idempotency_key=f"{event_id}:{kind}",
@@ -271,3 +339,14 @@ def map_record(record: SyncRecord, settings: SalesforceSettings) -> list[Operati
             key=record.key,
         )
     ]
+    if kind == LOG_CALL:
+        operations += [
+            Operation(
+                kind=ACTION_ITEM,
+                idempotency_key=f"{event_id}:{ACTION_ITEM}:{index}",
+                payload=item,
+                key=record.key,
+            )
+            for index, item in map_action_items(record, settings, payload)
+        ]
+    return operations

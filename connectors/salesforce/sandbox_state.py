@@ -32,6 +32,7 @@ FIELDS: dict[str, set[str]] = {
         "Subject", "Status", "Priority", "TaskSubtype", "Type", "CallType",
         "CallDurationInSeconds", "CallDisposition", "CallObject", "Description", "WhoId",
         "WhatId", "ActivityDate", "OwnerId", "Voicebus_Call_Id__c",
+        "Voicebus_Action_Item_Id__c",
     },
     "Contact": {
         "FirstName", "LastName", "Phone", "MobilePhone", "Email", "AccountId", "Description",
@@ -52,10 +53,21 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "Opportunity": ("Name", "StageName", "CloseDate"),
     "Account": ("Name",),
 }
-EXTERNAL_IDS: dict[str, set[str]] = {"Task": {"Voicebus_Call_Id__c"}, "Lead": {"Voicebus_Phone__c"}}
+EXTERNAL_IDS: dict[str, set[str]] = {
+    "Task": {"Voicebus_Call_Id__c", "Voicebus_Action_Item_Id__c"},
+    "Lead": {"Voicebus_Phone__c"},
+}
 PICKLISTS: dict[tuple[str, str], set[str]] = {
     ("Task", "CallType"): {"Inbound", "Outbound", "Internal"},
     ("Task", "TaskSubtype"): {"Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"},
+    ("Task", "Status"): {
+        "Not Started",
+        "In Progress",
+        "Completed",
+        "Waiting on someone else",
+        "Deferred",
+    },
+    ("Task", "Priority"): {"High", "Normal", "Low"},
 }
 REFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("Task", "WhoId"): ("Contact", "Lead"),

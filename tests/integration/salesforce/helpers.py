@@ -38,6 +38,7 @@ def enriched_event(
     sentiment: str | None = None,
     intents: list[str] | None = None,
     open_deal_id: str | None = None,
+    action_items: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An enriched call event (schemas/voice/enriched_call_event.avsc) as the sink decodes it."""
     occurred = occurred_at_ms if occurred_at_ms is not None else int(time.time() * 1000)
@@ -60,7 +61,7 @@ def enriched_event(
             "summary": summary or "Customer asked about the invoice.",
             "sentiment": sentiment or "POSITIVE",
             "intents": intents or ["billing"],
-            "action_items": [],
+            "action_items": action_items or [],
             "topics": [],
         }
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -56,7 +58,7 @@ def event(**over) -> dict:
 
 
 def test_log_call_builds_a_complete_task_upserted_by_call_id() -> None:
-    (op,) = map_record(
+    op, _action_item = map_record(
         SyncRecord("call-1", event(), "log_call"), settings(transcript_url_base="https://vp/t")
     )
     assert op.kind == "log_call" and op.idempotency_key == "e-1:log_call"
@@ -79,9 +81,52 @@ def test_log_call_builds_a_complete_task_upserted_by_call_id() -> None:
 def test_a_match_in_another_crm_is_not_a_who_id_and_triggers_a_lookup() -> None:
     ev = event()
     ev["customer"]["match"] = {"crm": "hubspot", "record_id": "123", "record_type": "CONTACT"}
-    (op,) = map_record(SyncRecord("call-1", ev, "log_call"), settings())
+    op, item = map_record(SyncRecord("call-1", ev, "log_call"), settings())
     assert "WhoId" not in op.payload["fields"]
     assert op.payload["lookup_phone"] == "+15550100"
+    assert "WhoId" not in item.payload["fields"]  # the follow-up Task shares the lookup
+    assert item.payload["lookup_phone"] == "+15550100"
+
+
+def test_summary_action_items_become_follow_up_tasks_keyed_by_event_and_index() -> None:
+    items = [
+        {"description": "Send refund form", "owner": None, "due_date": date(2023, 11, 20)},
+        {"description": "   ", "owner": None},  # empty: no task, but the index is kept
+        {"description": "x" * 300, "owner": None, "due_date": 19_700},  # days since epoch
+        {"description": "Call back", "due_date": "2023-12-01"},
+    ]
+    ev = event()
+    ev["payload"]["action_items"] = items
+    call, *follow_ups = map_record(SyncRecord("call-1", ev, "log_call"), settings())
+    assert call.kind == "log_call"
+    assert [op.kind for op in follow_ups] == ["log_action_item"] * 3
+    assert [op.idempotency_key for op in follow_ups] == [
+        "e-1:log_action_item:0", "e-1:log_action_item:2", "e-1:log_action_item:3",
+    ]  # fmt: skip
+    first, long, third = (op.payload for op in follow_ups)
+    assert (first["sobject"], first["external_id_field"], first["external_id"]) == (
+        "Task", "Voicebus_Action_Item_Id__c", "e-1:0",
+    )  # fmt: skip
+    fields = first["fields"]
+    assert fields["Subject"] == "Send refund form" and fields["Status"] == "Not Started"
+    assert fields["Priority"] == "Normal" and fields["TaskSubtype"] == "Task"
+    assert fields["WhoId"] == CONTACT and fields["ActivityDate"] == "2023-11-20"
+    assert "call-1" in fields["Description"]
+    assert len(long["fields"]["Subject"]) == 255
+    assert long["fields"]["ActivityDate"] == "2023-12-09"
+    assert third["fields"]["ActivityDate"] == "2023-12-01"
+
+
+def test_action_items_come_only_with_a_summary_logged_as_a_call() -> None:
+    custom = settings(action_item_external_id_field="Follow_Up_Key__c")
+    ended = event(event_type="call_ended")
+    assert [op.kind for op in map_record(SyncRecord("c", ended, "log_call"), custom)] == [
+        "log_call"
+    ]
+    insights = map_record(SyncRecord("c", event(), "update_insights"), custom)
+    assert [op.kind for op in insights] == ["update_insights"]
+    _, item = map_record(SyncRecord("c", event(), "log_call"), custom)
+    assert item.payload["external_id_field"] == "Follow_Up_Key__c"
 
 
 def test_missing_call_id_and_unknown_operation_are_data_errors() -> None:
