@@ -52,7 +52,8 @@ def _int(headers: Mapping[str, str], name: str) -> int | None:
 class RateLimitObserver:
     """Turns ``X-HubSpot-RateLimit-*`` headers into bucket adjustments: the rate never goes
     above what the portal publishes (nor above the configured one), a used-up 1 s / 10 s
-    window pauses every caller for a second, and a used-up daily quota blocks requests until
+    window pauses every caller for one pacing interval, and a used-up daily quota blocks
+    requests until
     the reset (``daily_blocked_for``: the client then answers ``ThrottledError`` without
     calling, so the runtime parks records on the retry topic instead of holding them)."""
 
@@ -104,8 +105,13 @@ class RateLimitObserver:
             self._daily_blocked_until = self._clock() + wait
             return wait
         if values.get(H_SECONDLY_REMAINING) == 0 or values.get(H_REMAINING) == 0:
-            self.bucket.penalise(1.0)
-            return 1.0
+            # The window is used up: hold back one pacing interval (the bucket already paces
+            # at the published rate; a 429 that still comes is a throttle, not a failure).
+            # A whole second here halved throughput at a 10/s pace against a 10/s window.
+            rate = self.bucket.rate_per_s
+            pause = 1.0 / rate if rate > 0 else 1.0
+            self.bucket.penalise(pause)
+            return pause
         return None
 
 
