@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,10 @@ class Processors:
         self.contacts = ContactIndex()
         self.business = BusinessContext()
         self.stats = ProcessorStats()
-        self.sequence = SequenceGuard(self, settings)
+        self.sequence = SequenceGuard(self, settings, topics=[catalogue_topics.CALL_EVENTS_TOPIC])
         self.app = self._build_app(datadir, web_port, partitions)
+        # source offsets are committed only past records whose outputs were acknowledged
+        self.app.commit_gate = self.sequence
         self._raw: Any = faust.Schema(key_serializer="raw", value_serializer="raw")
         self.source = self.app.topic(
             catalogue_topics.CALL_EVENTS_TOPIC, schema=self._raw, partitions=partitions
@@ -194,8 +196,7 @@ class Processors:
     # ---- the stream -------------------------------------------------------------------------
     async def _enrich_agent(self, stream: Any) -> None:
         async for event in stream.events():
-            if await self.sequence.admit(event.message):
-                await self.process(event.message)
+            await self.sequence.handle(event.message)
 
     async def _decode(self, message: Any) -> dict[str, Any]:
         delay = 0.2
@@ -214,19 +215,19 @@ class Processors:
                 raise DecodeError("malformed", "decoded value is not a CallEvent record")
             return record
 
-    async def process(self, message: Any) -> None:
-        """Handle one record of voice.call-events (faust Message or anything alike)."""
+    async def process(self, message: Any) -> list[Awaitable[Any]]:
+        """Handle one record of voice.call-events (faust Message or anything alike); returns
+        the delivery futures of what it produced (the commit gate waits for them)."""
         try:
             record = await self._decode(message)
         except DecodeError as exc:
-            await self._dead_letter(message, f"{exc.reason}: {exc}")
-            return
+            return [await self._dead_letter(message, f"{exc.reason}: {exc}")]
         call_id = str(record["call_id"])
         key = call_id.encode()
         update = apply_event(self.calls.get(call_id), record, int(message.offset))
         if update.disposition is Disposition.DUPLICATE:
             self.stats.duplicates_dropped += 1
-            return
+            return []
         if update.disposition is Disposition.NEW:
             self.calls[call_id] = update.state
         else:
@@ -251,20 +252,22 @@ class Processors:
         value = self.codec.encode(
             to_avro(enriched), subject=ENRICHED_SUBJECT, schema=self.enriched_schema
         )
-        await self.enriched.send(key=key, value=value, headers=trace)
+        outputs = [await self.enriched.send(key=key, value=value, headers=trace)]
         for routed in plan_routes(enriched, self.router, redact_event, trace):
             encoded = self.codec.encode(
                 to_avro(routed.value), subject=f"{routed.topic}-value", schema=self.enriched_schema
             )
-            await self.sync_topic(routed.topic).send(key=key, value=encoded, headers=routed.headers)
+            sync = self.sync_topic(routed.topic)
+            outputs.append(await sync.send(key=key, value=encoded, headers=routed.headers))
             self.stats.routed[routed.target] = self.stats.routed.get(routed.target, 0) + 1
         self.stats.enriched += 1
+        return outputs
 
-    async def _dead_letter(self, message: Any, error: str) -> None:
+    async def _dead_letter(self, message: Any, error: str) -> Awaitable[Any]:
         self.stats.dead_lettered += 1
         topic, partition, offset = message.topic, int(message.partition), int(message.offset)
         log.warning("dead-lettering %s[%s]@%s: %s", topic, partition, offset, error)
-        await self.dlq.send(
+        return await self.dlq.send(
             key=_key_bytes(message.key),
             value=message.value,
             headers=dead_letter_headers(

@@ -1,6 +1,7 @@
-"""faust-streaming plumbing: client tuning, and global tables read from an existing topic.
+"""faust-streaming plumbing: client tuning, commit gating, and global tables read from an
+existing topic.
 
-Three things faust does not offer as settings, each a small subclass instead of a fork:
+Four things faust does not offer as settings, each a small subclass instead of a fork:
 
 - ``fetch_max_wait_ms`` is hard-coded to 1500 ms in faust's aiokafka consumer.  Tansu does not
   wake a waiting fetch when data arrives, so every hop would cost ~0.75 s; the dev profile
@@ -11,19 +12,24 @@ Three things faust does not offer as settings, each a small subclass instead of 
 - Derived state: ``SourceGlobalTable.on_apply`` sees every record applied from the source
   topic, in order, during recovery and afterwards, so indexes (number -> contacts, customer
   -> open deals) stay exactly in step with the table.
+- Commit gating (``TunedApp.commit_gate``): faust commits the offsets it considers acked, and
+  it acks records it skips without handing them to the stream (fetched under an older consumer
+  generation, or while the flow is suspended).  For the gate's topics the consumer commits the
+  gate's ``committable()`` offsets instead, after flushing the producer, so a committed offset
+  never passes a record whose outputs were not produced and acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import EventT, TransportT
+from faust.types import TP, EventT, TransportT
 
-__all__ = ["SourceGlobalTable", "TunedApp", "add_source_table"]
+__all__ = ["CommitGate", "SourceGlobalTable", "TunedApp", "add_source_table"]
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +44,40 @@ class _TunedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
+class CommitGate(Protocol):
+    """Decides the committed offsets of ``topics`` (see ``offsets.SequenceGuard``)."""
+
+    topics: frozenset[str]
+
+    def has_pending(self) -> bool: ...
+
+    def committable(self) -> Mapping[Any, int]: ...
+
+
 class _TunedConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _TunedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        # every faust commit (periodic, on rebalance, on stop) comes through here: deliver
+        # what was produced so far, so the gate can count those records as done
+        gate: CommitGate | None = getattr(self.app, "commit_gate", None)
+        if gate is not None and gate.has_pending():
+            await self.app.producer.flush()
+        return bool(await super().force_commit(topics, start_new_transaction=start_new_transaction))
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        offsets: dict[TP, int] = super()._filter_committable_offsets(tps)
+        gate: CommitGate | None = getattr(self.app, "commit_gate", None)
+        if gate is None:
+            return offsets
+        # faust's ack-derived offsets may pass records it skipped: never use them for the
+        # gate's topics
+        offsets = {tp: off for tp, off in offsets.items() if tp.topic not in gate.topics}
+        for tp, off in gate.committable().items():
+            if self._should_commit(tp, off):
+                offsets[tp] = off
+        return offsets
 
 
 class _TunedTransport(faust_aiokafka.Transport):
@@ -48,7 +85,10 @@ class _TunedTransport(faust_aiokafka.Transport):
 
 
 class TunedApp(faust.App):
-    """A faust App on the aiokafka transport with a configurable fetch wait."""
+    """A faust App on the aiokafka transport with a configurable fetch wait and an optional
+    ``commit_gate`` deciding the committed offsets of its topics."""
+
+    commit_gate: CommitGate | None = None
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int | None = None, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms

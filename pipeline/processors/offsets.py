@@ -6,12 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import Settings
 
-__all__ = ["FetchedRecord", "SequenceGuard", "prime_group_offsets", "read_range"]
+__all__ = [
+    "FetchedRecord",
+    "OutputNotDelivered",
+    "SequenceGuard",
+    "prime_group_offsets",
+    "read_range",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +36,13 @@ class FetchedRecord:
     headers: list[tuple[str, bytes | None]]
 
 
+class OutputNotDelivered(RuntimeError):
+    """A record's output was refused by the broker: its offset must never be committed."""
+
+
 class SequenceGuard:
-    """Make sure no record of a partition is silently skipped.
+    """Make sure no record of a partition is silently skipped, and decide which source offsets
+    may be committed.
 
     faust can drop a record around a rebalance or at start-up: it skips (and acks) records
     fetched under an older consumer generation, and a fetch loop iteration in flight can mark
@@ -39,13 +52,56 @@ class SequenceGuard:
     means records were skipped: the guard reads the missing range itself (a plain consumer
     assigned to that partition) and processes it first, so output order per call holds.
     Records below it in the same generation were processed already and are passed over.
+
+    Commits: faust's own commit offsets come from its acks, and faust acks records it never
+    hands to the stream (fetched under an older generation, or while the flow is suspended),
+    before this guard has re-read them; a commit in that window followed by a crash loses
+    them.  So for ``topics`` the guard is the commit gate (``faust_support.CommitGate``): the
+    consumer commits only ``committable()`` offsets, which pass a record only once it was
+    processed in order and every output it sent was acknowledged by the broker.
     """
 
-    def __init__(self, processors: Any, settings: Settings) -> None:
+    def __init__(self, processors: Any, settings: Settings, topics: Iterable[str] = ()) -> None:
         self.processors = processors  # needs .app (faust) and async .process(record)
         self.settings = settings
+        self.topics = frozenset(topics)
         self._expected: dict[Any, tuple[int, int]] = {}  # tp -> (generation, next offset)
+        # tp -> (offset after the record, its output futures), in processing order
+        self._outputs: dict[Any, deque[tuple[int, list[asyncio.Future[Any]]]]] = {}
+        self._safe: dict[Any, int] = {}  # tp -> highest committable offset
         self.filled = 0
+
+    async def handle(self, message: Any) -> None:
+        """Process ``message`` (a faust Message) if it is next, after any range faust skipped."""
+        if await self.admit(message):
+            await self._process(message.tp, message)
+
+    async def _process(self, tp: Any, record: Any) -> None:
+        outputs = await self.processors.process(record)
+        futures = [asyncio.ensure_future(out) for out in outputs or ()]
+        self._outputs.setdefault(tp, deque()).append((int(record.offset) + 1, futures))
+
+    def has_pending(self) -> bool:
+        """True if some processed record is not committable yet (outputs in flight)."""
+        return any(self._outputs.values())
+
+    def committable(self) -> Mapping[Any, int]:
+        """Per partition, the offset below which every record was processed in order and all
+        its outputs were acknowledged.  Raises ``OutputNotDelivered`` if an output failed (the
+        worker must not commit past it; it stops, and a restart re-processes the record)."""
+        for tp, queue in self._outputs.items():
+            while queue and all(fut.done() for fut in queue[0][1]):
+                next_offset, futures = queue.popleft()
+                for fut in futures:
+                    if fut.cancelled() or fut.exception() is not None:
+                        reason = "cancelled" if fut.cancelled() else repr(fut.exception())
+                        queue.appendleft((next_offset, futures))  # stays uncommittable
+                        raise OutputNotDelivered(
+                            f"{tp.topic}[{tp.partition}]@{next_offset - 1}: an output of this "
+                            f"record was not delivered ({reason}); its offset is not committed"
+                        )
+                self._safe[tp] = max(next_offset, self._safe.get(tp, 0))
+        return dict(self._safe)
 
     async def admit(self, message: Any) -> bool:
         """True if ``message`` is next in its partition and should be processed now."""
@@ -70,7 +126,7 @@ class SequenceGuard:
                 read_range, self.settings, tp.topic, tp.partition, expected, offset
             )
             for record in missing:
-                await self.processors.process(record)
+                await self._process(tp, record)
             self.filled += len(missing)
         self._expected[tp] = (generation, offset + 1)
         return True
