@@ -2,8 +2,8 @@
 serve-commands``).
 
 - ``/voicebus call <call-id>``: the call's summary and sync status per target, from a
-  pluggable ``CallLookup`` (``InMemoryCallIndex`` here; ``--lookup module:factory`` on the CLI
-  plugs another, e.g. one fed from the sync ledgers).
+  pluggable ``CallLookup`` (the CLI default is ``call_lookup.KafkaCallLookup``, which scans the
+  topics; ``--lookup memory`` an empty ``InMemoryCallIndex``; ``--lookup module:factory`` another).
 - ``/voicebus replay <target> <call-id>``: for operators only (Slack user ids in
   ``VOICEBUS_SLACK_OPERATORS``): replays that call's dead letters of ``sync.<target>.dlq``
   through ``pipeline.dlq.replay`` (``DlqReplayer``; key filter = the call id).
@@ -46,6 +46,11 @@ class CallStatus:
     summary: str | None = None
     sentiment: str | None = None
     targets: dict[str, str] = field(default_factory=dict)  # target -> "delivered" | ...
+    details: dict[str, str] = field(default_factory=dict)  # e.g. intents, duration, customer
+
+
+class CallLookupError(Exception):
+    """A lookup could not answer; the message is safe to show to the Slack user."""
 
 
 class CallLookup(Protocol):
@@ -151,15 +156,23 @@ class CommandHandler:
     async def _call(self, call_id: str) -> dict[str, Any]:
         if not CALL_ID.match(call_id):
             return ephemeral("that does not look like a call id (letters, digits, . _ : -)")
-        status = await self.lookup.call_status(call_id)
+        try:
+            status = await self.lookup.call_status(call_id)
+        except Exception as exc:  # a lookup failure must never break the command
+            log.error("slash command lookup failed: %s", type(exc).__name__)
+            reason = str(exc) if isinstance(exc, CallLookupError) else type(exc).__name__
+            return ephemeral(f"could not look up call `{escape(call_id)}`: {escape(reason)}")
         if status is None:
             return ephemeral(f"no call `{escape(call_id)}` known to voicebus")
         synced = ", ".join(f"{t}: {s}" for t, s in sorted(status.targets.items())) or "none yet"
         summary = escape(status.summary or "no summary yet")
         text = f"Call `{escape(call_id)}` ({status.sentiment or 'sentiment unknown'})"
+        details = "; ".join(f"{k}: {escape(v)}" for k, v in status.details.items())
+        if details:
+            summary = f"{summary}\n{details}"
         return {
             "response_type": "ephemeral",
-            "text": f"{text}: {summary}",
+            "text": f"{text}: {summary}\nsync: {synced}",
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{summary}"}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": f"sync: {synced}"}]},
@@ -193,8 +206,11 @@ def make_app(handler: CommandHandler) -> web.Application:
 
 
 def _load_lookup(spec: str | None) -> CallLookup:
-    if not spec:
+    """Default: ``KafkaCallLookup`` over the configured Kafka; ``memory``: an empty index."""
+    if spec == "memory":
         return InMemoryCallIndex()
+    if not spec:
+        spec = "connectors.slack.call_lookup:create_lookup"
     module_name, _, attr = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), attr or "create_lookup")
     lookup: CallLookup = factory()
@@ -209,7 +225,9 @@ def register(app: typer.Typer) -> None:
     def serve_commands(
         port: int = typer.Option(8095, help="port to listen on"),
         host: str = typer.Option("127.0.0.1", help="interface (behind a TLS proxy)"),
-        lookup: str | None = typer.Option(None, help="module:factory returning a CallLookup"),
+        lookup: str | None = typer.Option(
+            None, help="module:factory returning a CallLookup, or memory (default: Kafka topics)"
+        ),
     ) -> None:
         """Serve POST /slack/commands for the /voicebus slash command."""
         from connectors.slack.config import SlackSettings
