@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.config import Profile, Settings
+from pipeline.subprocesses import stop_process
 
 
 class ComponentState(StrEnum):
@@ -216,16 +217,8 @@ class ProcessComponent(Component):
 
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout_s)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        log, self._log = self._log, None
+        stop_process(proc, log, timeout_s)
 
     def health(self) -> ComponentState:
         if self.state is ComponentState.RUNNING and self._proc is not None:
