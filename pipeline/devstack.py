@@ -31,6 +31,11 @@ from typing import IO
 from pipeline.config import Profile, Settings
 from pipeline.subprocesses import stop_process
 
+# Set by the SIGTERM/SIGHUP handler of `dev up` / `demo`.  The handler also raises
+# KeyboardInterrupt, but Python swallows an exception raised while it runs its after-fork
+# hooks (a signal arriving during subprocess.Popen): the stack checks this flag too.
+STOP_REQUESTED = threading.Event()
+
 
 class ComponentState(StrEnum):
     PENDING = "pending"
@@ -269,6 +274,8 @@ class DevStack:
         """Start every component; raise :class:`StackError` when a required one fails
         (the ones already started keep running until :meth:`stop`)."""
         for index, component in enumerate(self.components):
+            if STOP_REQUESTED.is_set():  # a SIGTERM whose KeyboardInterrupt was swallowed
+                raise KeyboardInterrupt
             component.state = ComponentState.STARTING
             if on_change:
                 on_change()

@@ -4,7 +4,6 @@ stack on free ports, N simulated calls through it, a summary, then everything st
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,17 +14,20 @@ from rich.console import Console
 from rich.live import Live
 
 from pipeline.config import Settings
+from pipeline.devstack import STOP_REQUESTED
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM/SIGHUP behave like Ctrl-C: the stack stops in reverse order and the command
-    exits."""
+    exits.  The flag makes the request stick even where Python swallows the exception."""
+    STOP_REQUESTED.set()
     raise KeyboardInterrupt
 
 
 @contextmanager
 def _interrupt_on_term() -> Iterator[None]:
     signals = [signal.SIGTERM, signal.SIGHUP]
+    STOP_REQUESTED.clear()
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in signals}
     try:
         yield
@@ -93,8 +95,7 @@ def register(app: typer.Typer) -> None:
                     stack.start(refresh)
                     panel.footer = "running - Ctrl-C stops everything"
                     refresh()
-                    idle = threading.Event()
-                    while not idle.wait(0.5):
+                    while not STOP_REQUESTED.wait(0.5):  # set by SIGTERM/SIGHUP
                         stack.poll()
                         refresh()
                 except StackError as exc:
@@ -146,6 +147,8 @@ def register(app: typer.Typer) -> None:
                     strict=strict,
                 )
         except KeyboardInterrupt:  # the stack was stopped on the way out
+            code = 130
+        if STOP_REQUESTED.is_set():  # terminated, even if the interrupt got swallowed
             code = 130
         if code:
             raise typer.Exit(code)
