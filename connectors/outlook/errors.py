@@ -92,7 +92,8 @@ def classify_response(response: httpx.Response, operation: str) -> ConnectorErro
             vendor_code=code,
         )
     hint = {
-        403: "the app lacks Mail.Send/Calendars.ReadWrite or an access policy excludes the mailbox",
+        403: "the app lacks Mail.Send/Mail.ReadWrite/Calendars.ReadWrite or an access policy "
+        "excludes the mailbox",
         404: "the mailbox or message does not exist; check VOICEBUS_OUTLOOK_USER_ID",
     }.get(status, "request refused; fix the mapping or configuration, then replay")
     return PermanentError(f"{where} ({hint})", status_code=status, vendor_code=code)

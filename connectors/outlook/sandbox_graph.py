@@ -1,19 +1,18 @@
-"""State and request checks of the Graph sandbox (``connectors.outlook.sandbox``).
+"""State of the Graph sandbox (``connectors.outlook.sandbox``): the mailbox's folders (Sent
+Items, Drafts, Inbox), upload sessions and calendar events.
 
-The checks follow the Graph v1.0 reference for ``message``, ``recipient``,
-``fileAttachment`` and ``event`` by hand (Graph publishes no small machine-readable spec):
-only documented properties, recipients with a valid ``emailAddress.address``,
-``body.contentType`` Text/HTML, base64 ``contentBytes``, event ``start``/``end`` as
-``dateTimeTimeZone``.
+Every message gets an ``internetMessageId``: the client's when it set one (Graph lets a client
+choose it on create, and change it while the message is a draft), else one the sandbox
+makes up, as Exchange does.  ``find`` answers the ``$filter=internetMessageId eq '...'`` query
+per folder.  ``lose_responses`` makes the next sends happen but answer 500, the way a crash or
+a lost connection after Exchange accepted the message looks to the client.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import email.policy
 import itertools
-import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -22,156 +21,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
-from aiohttp import web
-
-MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph's request size limit
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
-MESSAGE_FIELDS = frozenset(
-    {
-        "subject",
-        "body",
-        "toRecipients",
-        "ccRecipients",
-        "bccRecipients",
-        "replyTo",
-        "from",
-        "attachments",
-        "importance",
-        "internetMessageHeaders",
-        "isDeliveryReceiptRequested",
-        "isReadReceiptRequested",
-    }
-)
-EVENT_FIELDS = frozenset(
-    {
-        "subject",
-        "body",
-        "start",
-        "end",
-        "attendees",
-        "location",
-        "transactionId",
-        "isOnlineMeeting",
-        "reminderMinutesBeforeStart",
-        "showAs",
-        "importance",
-    }
-)
-STATUS_CODES = {
-    400: "BadRequest",
-    401: "InvalidAuthenticationToken",
-    403: "ErrorAccessDenied",
-    404: "ErrorItemNotFound",
-    429: "TooManyRequests",
-    503: "ServiceNotAvailable",
-}
-
-
-def graph_error(status: int, code: str, message: str) -> web.Response:
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": datetime.now().isoformat(timespec="seconds"),
-                "request-id": secrets.token_hex(8),
-            },
-        }
-    }
-    return web.json_response(body, status=status)
-
-
-def injected_error(status: int, retry_after: float | None) -> web.Response:
-    response = graph_error(
-        status, STATUS_CODES.get(status, "generalException"), f"sandbox injected HTTP {status}"
-    )
-    if retry_after is not None:
-        response.headers["Retry-After"] = f"{retry_after:g}"
-    return response
-
-
-def parse_content_range(value: str) -> tuple[int, int, int] | None:
-    match = RANGE_RE.match(value.strip())
-    if not match:
-        return None
-    start, end, total = (int(g) for g in match.groups())
-    return (start, end, total) if start <= end < total else None
-
-
-def _check_recipients(value: Any, where: str) -> tuple[str, str] | None:
-    if not isinstance(value, list):
-        return "ErrorInvalidRecipients", f"{where} must be an array"
-    for i, recipient in enumerate(value):
-        address = (recipient or {}).get("emailAddress") if isinstance(recipient, dict) else None
-        text = address.get("address") if isinstance(address, dict) else None
-        if not isinstance(text, str) or not EMAIL_RE.match(text):
-            return "ErrorInvalidRecipients", f"{where}[{i}].emailAddress.address is invalid"
-    return None
-
-
-def check_message(message: Any, *, require_recipients: bool) -> tuple[str, str] | None:
-    """(Graph error code, message) of the first problem, or None."""
-    if not isinstance(message, dict):
-        return "RequestBodyRead", "message must be an object"
-    unknown = set(message) - MESSAGE_FIELDS - {"id", "isDraft"}
-    if unknown:
-        return "RequestBodyRead", f"unknown message property {sorted(unknown)[0]!r}"
-    recipients = message.get("toRecipients")
-    if require_recipients and not recipients:
-        return "ErrorInvalidRecipients", "At least one recipient is not valid."
-    for name in ("toRecipients", "ccRecipients", "bccRecipients"):
-        if name in message:
-            problem = _check_recipients(message[name], name)
-            if problem:
-                return problem
-    body = message.get("body")
-    if body is not None and (
-        not isinstance(body, dict)
-        or body.get("contentType") not in ("Text", "HTML", "text", "html")
-        or not isinstance(body.get("content"), str)
-    ):
-        return "ErrorInvalidArgument", "body needs contentType Text|HTML and content"
-    for i, attachment in enumerate(message.get("attachments") or []):
-        if not isinstance(attachment, dict) or attachment.get("@odata.type") != (
-            "#microsoft.graph.fileAttachment"
-        ):
-            return "ErrorInvalidArgument", f"attachments[{i}] must be a fileAttachment"
-        if not attachment.get("name"):
-            return "ErrorInvalidArgument", f"attachments[{i}].name missing"
-        try:
-            base64.b64decode(str(attachment.get("contentBytes", "")), validate=True)
-        except (binascii.Error, ValueError):
-            return "ErrorInvalidArgument", f"attachments[{i}].contentBytes is not base64"
-    for header in message.get("internetMessageHeaders") or []:
-        if not str((header or {}).get("name", "")).lower().startswith("x-"):
-            return "InvalidInternetMessageHeader", "custom headers must start with 'X-'"
-    return None
-
-
-def _check_time(value: Any, where: str) -> tuple[str, str] | None:
-    if not isinstance(value, dict) or not value.get("dateTime") or not value.get("timeZone"):
-        return "ErrorInvalidArgument", f"{where} needs dateTime and timeZone"
-    try:
-        datetime.fromisoformat(str(value["dateTime"]))
-    except ValueError:
-        return "ErrorInvalidArgument", f"{where}.dateTime is not ISO 8601"
-    return None
-
-
-def check_event(event: Any) -> tuple[str, str] | None:
-    if not isinstance(event, dict):
-        return "RequestBodyRead", "event must be an object"
-    unknown = set(event) - EVENT_FIELDS
-    if unknown:
-        return "RequestBodyRead", f"unknown event property {sorted(unknown)[0]!r}"
-    for where in ("start", "end"):
-        problem = _check_time(event.get(where), where)
-        if problem:
-            return problem
-    if "attendees" in event:
-        return _check_recipients(event["attendees"], "attendees")
-    return None
+SENT_ITEMS = "sentitems"
+DRAFTS = "drafts"
+INBOX = "inbox"
+FOLDERS = (SENT_ITEMS, DRAFTS, INBOX)
+NOT_FOUND = (404, "ErrorItemNotFound", "The specified object was not found.")
+#: properties a PATCH may change only while the message is a draft
+DRAFT_ONLY = frozenset({"body", "internetMessageId", "subject", "toRecipients"})
 
 
 @dataclass
@@ -180,7 +36,10 @@ class SentMail:
     user: str
     message: dict[str, Any]
     conversation_id: str
-    large_attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
+    #: attachments added after creation (POST .../attachments or an upload session)
+    added_attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
+    #: a copy kept in Sent Items (``saveToSentItems``; drafts always keep theirs)
+    saved: bool = True
 
     def attachments(self) -> list[tuple[str, str, bytes]]:
         inline = [
@@ -191,7 +50,7 @@ class SentMail:
             )
             for a in self.message.get("attachments") or []
         ]
-        return inline + self.large_attachments
+        return inline + self.added_attachments
 
     def mime(self) -> EmailMessage:
         """The message as Exchange would put it on the wire (for tests to parse)."""
@@ -202,6 +61,7 @@ class SentMail:
             for r in self.message.get("toRecipients") or []
         )
         mime["Subject"] = str(self.message.get("subject") or "")
+        mime["Message-ID"] = str(self.message.get("internetMessageId") or "")
         for header in self.message.get("internetMessageHeaders") or []:
             mime[str(header["name"])] = str(header["value"])
         body = self.message.get("body") or {"contentType": "Text", "content": ""}
@@ -213,6 +73,17 @@ class SentMail:
                 data, maintype=maintype, subtype=sub or "octet-stream", filename=name
             )
         return mime
+
+    def resource(self, folder: str) -> dict[str, Any]:
+        """The Graph ``message`` resource (without attachments) as GET returns it."""
+        return {
+            **{k: v for k, v in self.message.items() if k != "attachments"},
+            "id": self.id,
+            "isDraft": folder == DRAFTS,
+            "conversationId": self.conversation_id,
+            "parentFolderId": folder,
+            "hasAttachments": bool(self.attachments()),
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -240,27 +111,135 @@ class UploadSession:
 class GraphState:
     tokens: set[str] = field(default_factory=set)
     drafts: dict[str, SentMail] = field(default_factory=dict)
-    inbox: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inbox: dict[str, SentMail] = field(default_factory=dict)
     sessions: dict[str, UploadSession] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_transaction: dict[str, str] = field(default_factory=dict)
     messages: list[SentMail] = field(default_factory=list)
+    #: operation -> how many more calls take effect but answer 500 (``lose_next_responses``)
+    lose_responses: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}{secrets.token_hex(4)}"
 
-    def send(self, user: str, message: dict[str, Any], conversation: str | None = None) -> None:
+    def _stamped(self, message: dict[str, Any]) -> dict[str, Any]:
+        stamped = dict(message)
+        stamped.setdefault("internetMessageId", f"<{self.new_id('sbx')}@sandbox.outlook.local>")
+        return stamped
+
+    def lose_next_responses(self, count: int = 1, operation: str = "send") -> int:
+        """The next ``count`` calls of ``operation`` (``send``: sendMail or a draft's send;
+        ``createReply``) take effect but answer 500."""
+        with self.lock:
+            self.lose_responses[operation] = count
+        return count
+
+    def response_lost(self, operation: str = "send") -> bool:
+        """True (once per count) when the call that just took effect must answer 500."""
+        with self.lock:
+            left = self.lose_responses.get(operation, 0)
+            self.lose_responses[operation] = max(0, left - 1)
+            return left > 0
+
+    def send(
+        self,
+        user: str,
+        message: dict[str, Any],
+        conversation: str | None = None,
+        *,
+        saved: bool = True,
+    ) -> SentMail:
         with self.lock:
             mail_id = self.new_id("AAMk")
-            self.messages.append(SentMail(mail_id, user, message, conversation or mail_id))
+            mail = SentMail(
+                mail_id, user, self._stamped(message), conversation or mail_id, saved=saved
+            )
+            self.messages.append(mail)
+            return mail
 
-    def draft(self, user: str, message: dict[str, Any]) -> str:
+    def draft(
+        self, user: str, message: dict[str, Any], conversation: str | None = None
+    ) -> SentMail:
         with self.lock:
             draft_id = self.new_id("AAMkDraft")
-            self.drafts[draft_id] = SentMail(draft_id, user, dict(message), draft_id)
-            return draft_id
+            draft = SentMail(draft_id, user, self._stamped(message), conversation or draft_id)
+            self.drafts[draft_id] = draft
+            return draft
+
+    def create_reply(
+        self, user: str, original_id: str, message: dict[str, Any], comment: str
+    ) -> SentMail | None:
+        """A reply draft: to the original's sender, ``RE: <subject>``, same conversation;
+        ``message`` properties override those, ``comment`` becomes the body."""
+        with self.lock:
+            original = self.inbox.get(original_id)
+        if original is None:
+            return None
+        reply: dict[str, Any] = {
+            "subject": f"RE: {original.message['subject']}",
+            "toRecipients": [original.message["from"]],
+            "body": {"contentType": "Text", "content": comment},
+            **message,
+        }
+        return self.draft(user, reply, conversation=original.conversation_id)
+
+    def update(self, message_id: str, changes: dict[str, Any]) -> SentMail | tuple[int, str, str]:
+        with self.lock:
+            draft = self.drafts.get(message_id)
+            if draft is None:
+                if any(m.id == message_id for m in self.messages) and set(changes) & DRAFT_ONLY:
+                    return (
+                        400,
+                        "ErrorInvalidPropertyUpdateSentMessage",
+                        "Update operation is invalid for property of a sent message.",
+                    )
+                return NOT_FOUND
+            draft.message.update(changes)
+            return draft
+
+    def add_attachment(self, draft_id: str, name: str, content_type: str, data: bytes) -> bool:
+        with self.lock:
+            draft = self.drafts.get(draft_id)
+            if draft is None:
+                return False
+            draft.added_attachments.append((name, content_type, data))
+            return True
+
+    def list_attachments(self, message_id: str) -> list[dict[str, Any]] | None:
+        with self.lock:
+            mail = self.drafts.get(message_id) or next(
+                (m for m in self.messages if m.id == message_id), None
+            )
+            if mail is None:
+                return None
+            return [
+                {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "id": f"{message_id}-att{i}",
+                    "name": name,
+                    "contentType": content_type,
+                    "size": len(data),
+                }
+                for i, (name, content_type, data) in enumerate(mail.attachments())
+            ]
+
+    def find(self, folder: str | None, internet_id: str | None) -> list[dict[str, Any]]:
+        """Messages of one folder (or the whole mailbox) with this internetMessageId."""
+        with self.lock:
+            places = {
+                SENT_ITEMS: [m for m in self.messages if m.saved],
+                DRAFTS: list(self.drafts.values()),
+                INBOX: list(self.inbox.values()),
+            }
+        return [
+            mail.resource(name)
+            for name, mails in places.items()
+            if folder in (None, name)
+            for mail in mails
+            if internet_id is None or mail.message.get("internetMessageId") == internet_id
+        ]
 
     def open_session(self, draft_id: str, item: dict[str, Any]) -> UploadSession | None:
         with self.lock:
@@ -282,7 +261,7 @@ class GraphState:
             if len(session.data) < session.size:
                 return False
             draft = self.drafts[session.draft_id]
-            draft.large_attachments.append(
+            draft.added_attachments.append(
                 (session.name, session.content_type, bytes(session.data))
             )
             del self.sessions[session.id]
@@ -292,7 +271,7 @@ class GraphState:
         with self.lock:
             draft = self.drafts.pop(draft_id, None)
             if draft is None:
-                return 404, "ErrorItemNotFound", "The specified object was not found."
+                return NOT_FOUND
             if not draft.message.get("toRecipients"):
                 self.drafts[draft_id] = draft
                 return 400, "ErrorInvalidRecipients", "At least one recipient is not valid."
@@ -300,28 +279,22 @@ class GraphState:
             return None
 
     def receive(self, subject: str = "Question", sender: str = "ada@example.com") -> str:
-        message_id = self.new_id("AAMkInbox")
-        self.inbox[message_id] = {
-            "id": message_id,
-            "subject": subject,
-            "from": {"emailAddress": {"address": sender}},
-            "conversationId": message_id,
-        }
-        return message_id
+        with self.lock:
+            message_id = self.new_id("AAMkInbox")
+            message = {"subject": subject, "from": {"emailAddress": {"address": sender}}}
+            self.inbox[message_id] = SentMail(
+                message_id, sender, self._stamped(message), message_id
+            )
+            return message_id
 
     def reply(self, user: str, message_id: str, body: dict[str, Any]) -> bool:
-        with self.lock:
-            original = self.inbox.get(message_id)
-        if original is None:
-            return False
+        """``POST .../reply``: createReply + send in one call."""
         message = dict(body.get("message") or {})
-        message.setdefault("toRecipients", [original["from"]])
-        message.setdefault("subject", f"RE: {original['subject']}")
         comment = str(body.get("comment") or "")
-        if comment or "body" not in message:
-            message["body"] = {"contentType": "Text", "content": comment}
-        self.send(user, message, conversation=str(original["conversationId"]))
-        return True
+        draft = self.create_reply(user, message_id, message, comment)
+        if draft is None:
+            return False
+        return self.send_draft(draft.id) is None
 
     def add_event(self, user: str, event: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
