@@ -1,14 +1,15 @@
 """HTTP client of the Teams connector: Adaptive Cards to channel webhooks (default) or to
 Microsoft Graph channel messages (delegated token).
 
-One HTTP call per method call; retries and pacing are the resilience layer's job.
+One HTTP call per method call (plus, for Graph, the token refresh the auth flow makes on
+expiry or a 401); retries and pacing are the resilience layer's job.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -31,18 +32,25 @@ class TeamsClient:
         graph_base_url: str = "https://graph.microsoft.com/v1.0",
         graph_token: SecretStr | None = None,
         graph_channels: Mapping[str, str] | None = None,
+        graph_auth: Callable[[httpx.AsyncClient], httpx.Auth] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = "voicebus-teams",
     ) -> None:
+        """``graph_auth(http)`` builds Graph's auth flow on this client's credential-free
+        HTTP client (e.g. ``auth.make_graph_auth``); without it ``graph_token`` is sent."""
         self.webhooks = dict(webhooks)
         self.graph_channels = dict(graph_channels or {})
         self.graph_base_url = graph_base_url.rstrip("/")
-        self.graph_auth = GraphBearerAuth(graph_token or SecretStr(""))
         self._http = make_http_client(http, transport=transport, user_agent=user_agent)
+        self.graph_auth: httpx.Auth = (
+            graph_auth(self._http)
+            if graph_auth is not None
+            else GraphBearerAuth(graph_token or SecretStr(""))
+        )
 
     def reload(self, webhooks: Mapping[str, SecretStr], graph_token: SecretStr | None) -> None:
         self.webhooks = dict(webhooks)
-        if graph_token is not None:
+        if graph_token is not None and isinstance(self.graph_auth, GraphBearerAuth):
             self.graph_auth.token = graph_token
 
     async def post_webhook(self, channel: str, card: Mapping[str, Any]) -> int:

@@ -12,6 +12,12 @@ from the configured tokens (else 401 ``InvalidAuthenticationToken``), unknown te
 404 ``NotFound``, card attachments checked the same way, 201 with a chatMessage.  Errors
 have Graph's shape ``{"error": {"code", "message", "innerError": {...}}}``.
 
+Delegated tokens: with a ``DelegatedConsent`` (``sandbox_identity``), ``POST
+/{tenant}/oauth2/v2.0/token`` runs the refresh-token grant (rotating refresh tokens) and the
+access tokens it issues are accepted by Graph; mutations ``expire_graph_tokens`` (every access
+token stops working, as after their ~1 h lifetime: Graph answers 401 "Lifetime validation
+failed, the token is expired.") and ``revoke_consent`` (every refresh token dies).
+
 Shared fault knobs from ``connectors/base/sandbox.py``.  Admin: ``GET /_sandbox/cards``.
 Run standalone: ``python -m connectors.teams.sandbox --port 8097 --webhook support:abc123``.
 """
@@ -32,6 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base.sandbox import ADMIN_PREFIX, install_controls, run_main
+from connectors.teams.sandbox_identity import DelegatedConsent
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 WEBHOOK_PREFIX = "/webhook/"
@@ -106,6 +113,20 @@ class TeamsTenant:
             recent.append(now)
             return False
 
+    def accepts(self, token: str) -> bool:
+        with self._lock:
+            return token in self.graph_tokens
+
+    def add_token(self, token: str) -> None:
+        with self._lock:
+            self.graph_tokens.add(token)
+
+    def expire_tokens(self) -> int:
+        with self._lock:
+            count = len(self.graph_tokens)
+            self.graph_tokens.clear()
+            return count
+
     def store(self, card: PostedCard) -> None:
         with self._lock:
             self._cards.append(card)
@@ -162,13 +183,26 @@ def make_app(
     graph_tokens: Sequence[str] = (),
     *,
     webhook_rate_per_s: float | None = None,
+    consent: DelegatedConsent | None = None,
 ) -> web.Application:
     tenant = TeamsTenant(
         webhooks, graph_channels or {}, graph_tokens, webhook_rate_per_s=webhook_rate_per_s
     )
     app = web.Application()
     app[TENANT] = tenant
-    install_controls(app, teams_error_response)
+    controls = install_controls(app, teams_error_response)
+    controls.register_mutation("expire_graph_tokens", tenant.expire_tokens)
+    if consent is not None:
+        controls.register_mutation("revoke_consent", consent.revoke)
+
+    async def token(request: web.Request) -> web.Response:
+        if consent is None:
+            return web.json_response({"error": "invalid_request"}, status=404)
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        response, access = consent.refresh(form, request.match_info["tenant"])
+        if access is not None:
+            tenant.add_token(access)
+        return response
 
     async def webhook(request: web.Request) -> web.Response:
         channel = tenant.webhooks.get(request.match_info["path"])
@@ -195,9 +229,11 @@ def make_app(
 
     async def graph_message(request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or header[7:] not in tenant.graph_tokens:
+        if not header.startswith("Bearer ") or not tenant.accepts(header[7:]):
             return graph_error(
-                401, "InvalidAuthenticationToken", "Access token is empty or invalid."
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired or invalid.",
             )
         ref = f"{request.match_info['team']}/{request.match_info['channel']}"
         channel = tenant.graph_channels.get(ref)
@@ -233,6 +269,7 @@ def make_app(
 
     app.router.add_post(WEBHOOK_PREFIX + "{path:.+}", webhook)
     app.router.add_post("/v1.0/teams/{team}/channels/{channel}/messages", graph_message)
+    app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
     app.router.add_get(ADMIN_PREFIX + "cards", cards)
     return app
 

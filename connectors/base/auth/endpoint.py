@@ -1,7 +1,8 @@
 """One OAuth 2.0 token endpoint: POST a grant, get an ``AccessToken`` or a classified error.
 
 Request bodies are built with authlib (``prepare_token_request``) and client authentication
-with authlib's ``ClientAuth`` (``client_secret_basic`` / ``client_secret_post`` / ``none``);
+with authlib's ``ClientAuth`` (``client_secret_basic`` / ``client_secret_post`` / ``none``:
+a public client, which sends its ``client_id`` and no secret);
 the HTTP call goes through the connector's own ``httpx.AsyncClient`` (timeouts, limits).
 
 Errors (RFC 6749 section 5.2):
@@ -77,7 +78,7 @@ class TokenEndpoint:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        if self.client_id and self.auth_method != "none":
+        if self.client_id:  # "none" (a public client, RFC 6749 3.2.1): client_id in the body
             secret = self.client_secret.get_secret_value() if self.client_secret else ""
             _, headers, body = ClientAuth(self.client_id, secret, self.auth_method).prepare(
                 "POST", self.token_url, headers, body

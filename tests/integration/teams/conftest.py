@@ -38,3 +38,47 @@ def teams_settings(url: str, **overrides: Any) -> TeamsSettings:
     }
     values.update(overrides)
     return TeamsSettings(**values)
+
+
+GRAPH_TENANT = "contoso-tenant"
+GRAPH_CLIENT_ID = "11111111-teams-app"
+GRAPH_CLIENT_SECRET = "teams-app-secret-do-not-log"  # noqa: S105 - test value
+REFRESH_TOKEN = "1.AR-initial-refresh-token-do-not-log"  # noqa: S105 - test value
+
+
+def make_consent_sandbox(*, confidential: bool = True, **kwargs: Any) -> tuple[SandboxServer, Any]:
+    """A Teams sandbox whose Graph takes only tokens from the refresh-token grant."""
+    from connectors.teams.sandbox_identity import DelegatedConsent
+
+    consent = DelegatedConsent(
+        [REFRESH_TOKEN],
+        tenant=GRAPH_TENANT,
+        client_id=GRAPH_CLIENT_ID,
+        client_secret=GRAPH_CLIENT_SECRET if confidential else None,
+    )
+    server = SandboxServer(
+        teams_sandbox.make_app(
+            {path: name for name, path in HOOK_PATHS.items()},
+            {ref: name for name, ref in GRAPH_CHANNELS.items()},
+            consent=consent,
+            **kwargs,
+        )
+    )
+    return server, consent
+
+
+def refresh_token_settings(url: str, **overrides: Any) -> TeamsSettings:
+    """Graph transport with the refresh-token grant (no fixed token)."""
+    values: dict[str, Any] = {
+        "webhooks": {},
+        "transport": "graph",
+        "graph_base_url": f"{url}/v1.0",
+        "graph_channels": GRAPH_CHANNELS,
+        "authority_url": url,
+        "graph_tenant_id": GRAPH_TENANT,
+        "graph_client_id": GRAPH_CLIENT_ID,
+        "graph_client_secret": SecretStr(GRAPH_CLIENT_SECRET),
+        "graph_refresh_token": SecretStr(REFRESH_TOKEN),
+    }
+    values.update(overrides)
+    return TeamsSettings(**values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,16 @@ from connectors.base.sandbox import SandboxServer
 from connectors.teams.sandbox import tenant_of
 from connectors.teams.sink import TeamsConnector
 from tests.integration.slack.conftest import enriched_event, record_of
-from tests.integration.teams.conftest import GRAPH_TOKEN, HOOK_PATHS, make_sandbox, teams_settings
+from tests.integration.teams.conftest import (
+    GRAPH_CLIENT_SECRET,
+    GRAPH_TOKEN,
+    HOOK_PATHS,
+    REFRESH_TOKEN,
+    make_consent_sandbox,
+    make_sandbox,
+    refresh_token_settings,
+    teams_settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +71,30 @@ class TestTeamsGraphContract(TestTeamsWebhookContract):
         connector = TeamsConnector(settings(), reload_settings=settings)
         yield connector
         await connector.aclose()
+
+
+class TestTeamsGraphRefreshTokenContract(TestTeamsWebhookContract):
+    """Graph with the delegated refresh-token grant: a 401 gets one token refresh (through
+    the sandbox's identity endpoint) and a resend; a second 401 pauses the sink."""
+
+    fault_path = "/v1.0/teams/team-1/channels/19:abc@thread.tacv2/messages"
+
+    @pytest.fixture
+    def sandbox(self) -> Iterator[SandboxServer]:
+        server, _consent = make_consent_sandbox()
+        with server as srv:
+            yield srv
+
+    @pytest.fixture
+    async def connector(self, sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[Connector]:
+        def settings() -> Any:
+            return refresh_token_settings(
+                sandbox.url, graph_credentials_path=tmp_path / "teams-credentials.json"
+            )
+
+        connector = TeamsConnector(settings(), reload_settings=settings)
+        yield connector
+        await connector.aclose()
+
+    def secret_values(self, connector: Connector) -> list[str]:
+        return [GRAPH_CLIENT_SECRET, REFRESH_TOKEN]
