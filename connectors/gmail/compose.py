@@ -2,9 +2,9 @@
 
 Shared by the Gmail and Outlook connectors (only the wire format differs): recipients from
 the matched contact (``customer.match.email``), template values from the event (summary,
-action items, call aggregate), the transcript from the routing hints (``hints.transcript``:
-text, or a list of ``{"speaker", "text"}`` segments; the enriched event itself carries no
-transcript text), and one meeting per action item of kind ``meeting``.
+action items, call aggregate), the transcript that call_ended / call_summary records carry
+(rendered by ``connectors.base.transcript``; the routing hint ``transcript`` is the fallback),
+and one meeting per action item of kind ``meeting``.
 """
 
 from __future__ import annotations
@@ -166,21 +166,6 @@ def template_values(
         "transcript_link": transcript_link,
         "sender_name": sender_name,
     }
-
-
-def transcript_text(record: SyncRecord) -> str | None:
-    """The call transcript from ``hints.transcript`` (text or segments), else None."""
-    value = record.hints.get("transcript")
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, Sequence):
-        lines = []
-        for segment in value:
-            if isinstance(segment, Mapping):
-                speaker = _text(segment.get("speaker")) or "UNKNOWN"
-                lines.append(f"{speaker}: {_text(segment.get('text'))}")
-        return "\n".join(lines) + "\n" if lines else None
-    return None
 
 
 def recording_url(record: SyncRecord) -> str:

@@ -3,9 +3,11 @@
 Operations (routing ``operation``):
 
 - ``send_follow_up`` (default): the templated follow-up e-mail to the matched contact, with
-  the transcript attached as ``transcript-<call_id>.txt``; plus, when ``CREATE_MEETINGS``,
-  one calendar event per ``meeting`` action item.  With hints ``thread_id`` (Gmail thread)
-  and ``in_reply_to`` (the Message-ID answered) it is sent as a reply in that thread.
+  the transcript attached as ``transcript-<call_id>.txt`` (text/plain, ``[mm:ss] SPEAKER:
+  text`` lines from the record's ``transcript`` field, see ``connectors.base.transcript``);
+  plus, when ``CREATE_MEETINGS``, one calendar event per ``meeting`` action item.  With hints
+  ``thread_id`` (Gmail thread) and ``in_reply_to`` (the Message-ID answered) it is sent as a
+  reply in that thread.
 - ``schedule_meetings``: only the calendar events.
 
 Gmail has no upsert key: the e-mail's idempotency key is ``<event_id>:follow_up`` and the sync
@@ -29,6 +31,7 @@ from typing import Any
 from connectors.base.connector import Operation, SyncRecord
 from connectors.base.errors import DataError
 from connectors.base.templates import MessageTemplate, RenderedMessage
+from connectors.base.transcript import transcript_text
 from connectors.gmail import compose
 from connectors.gmail.config import MailSettings
 
@@ -151,7 +154,7 @@ def follow_up_parts(
     )
     rendered = pick_template(record, templates, settings.follow_up_template, target).render(values)
     attachments: list[tuple[str, str, bytes]] = []
-    transcript = compose.transcript_text(record)
+    transcript = transcript_text(record)
     if transcript is not None:
         attachments.append((f"transcript-{call_id}.txt", "text/plain", transcript.encode()))
     return to, rendered, attachments

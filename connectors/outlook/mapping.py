@@ -3,11 +3,12 @@
 Operations (routing ``operation``), content shared with Gmail (``connectors.gmail.compose``):
 
 - ``send_follow_up`` (default): the templated follow-up to the matched contact, transcript
-  attached (``transcript-<call_id>.txt``).  Attachments up to 3 MB in total go inline with
-  ``sendMail``; above that the message is sent as draft + upload session + send.  With hint
-  ``reply_to_message_id`` (a Graph message id) it is sent with ``/messages/{id}/reply``
-  instead, so it lands in that conversation.  Plus one event per ``meeting`` action item when
-  ``CREATE_MEETINGS``.
+  attached (``transcript-<call_id>.txt``: the record's ``transcript`` field rendered by
+  ``connectors.base.transcript`` through ``follow_up_parts``).  Attachments up to 3 MB in
+  total go inline with ``sendMail``; above that the message is sent as draft + upload
+  session + send.  With hint ``reply_to_message_id`` (a Graph message id) it is sent as a
+  ``createReply`` draft instead, so it lands in that conversation.  Plus one event per
+  ``meeting`` action item when ``CREATE_MEETINGS``.
 - ``schedule_meetings``: only the events.
 
 ``sendMail`` has no upsert key: the ledger key ``<event_id>:follow_up`` prevents a second
@@ -24,7 +25,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base.connector import Operation, SyncRecord
-from connectors.base.errors import DataError
 from connectors.base.templates import MessageTemplate
 from connectors.gmail import compose
 from connectors.gmail.mapping import (
@@ -88,13 +88,8 @@ def _follow_up(
     reply_to = str(record.hints.get("reply_to_message_id") or "")
     total = sum(len(data) for _, _, data in attachments)
     files = [file_attachment(*attachment) for attachment in attachments]
-    if reply_to:
-        if total > settings.upload_session_threshold_bytes:
-            raise DataError(
-                f"{TARGET}: the reply's attachments total {total} bytes, above the 3 MB a "
-                "reply can carry inline; drop hint reply_to_message_id to send a new message"
-            )
-        del message["internetMessageHeaders"]  # reply accepts no custom headers
+    if reply_to:  # createReply draft + PATCH + attachments (any size) + send: sink/drafts.py
+        del message["internetMessageHeaders"]  # set only on create; createReply creates
         message["attachments"] = files
         return Operation(
             kind=REPLY,

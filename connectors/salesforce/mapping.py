@@ -16,8 +16,10 @@
                               Contact/Lead fields.  Conditional as above.
 
 Documented choice: the Task ``Description`` holds the summary, sentiment, intents, action
-items, the transcript *link* and the recording link; transcript text is appended only when the
-event carries it (hints ``transcript``), cut to Salesforce's 32,000-character limit.
+items, the transcript *link*, the recording link and the voicebus call id, then the transcript
+text when the record carries it (call_ended / call_summary records; ``[mm:ss] SPEAKER: text``
+lines from ``connectors.base.transcript``, CRM class: unredacted by default), cut with a note to
+stay within Salesforce's 32,000-character limit.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from connectors.base.connector import Operation, SyncRecord
 from connectors.base.errors import DataError
+from connectors.base.transcript import transcript_text
 from connectors.salesforce.config import SalesforceSettings
 from pipeline.conflicts.resolve import to_datetime
 
@@ -41,6 +44,7 @@ UPDATE_INSIGHTS = "update_insights"
 OPERATIONS = (LOG_CALL, UPSERT_LEAD, UPDATE_STAGE, UPDATE_INSIGHTS)
 
 DESCRIPTION_LIMIT = 32_000
+TRANSCRIPT_CUT_NOTE = "\n[transcript cut at Salesforce's 32,000-character Description limit]"
 SUBJECT_LIMIT = 255
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 
@@ -138,11 +142,15 @@ def _description(record: SyncRecord, settings: SalesforceSettings, call_id: str)
         lines.append(f"Transcript: {settings.transcript_url_base.rstrip('/')}/{call_id}")
     if event.get("event_type") == "recording_available" and _text(payload.get("url")):
         lines.append(f"Recording: {payload['url']}")
-    transcript = _text(record.hints.get("transcript"))
-    if transcript:
-        lines += ["", "Transcript:", transcript]
     lines.append(f"voicebus call id: {call_id}")
-    return "\n".join(lines)[:DESCRIPTION_LIMIT]
+    head = "\n".join(lines)
+    transcript = transcript_text(record)
+    if transcript is None:
+        return head[:DESCRIPTION_LIMIT]
+    description = f"{head}\n\nTranscript:\n{transcript.rstrip()}"
+    if len(description) <= DESCRIPTION_LIMIT:
+        return description
+    return description[: DESCRIPTION_LIMIT - len(TRANSCRIPT_CUT_NOTE)] + TRANSCRIPT_CUT_NOTE
 
 
 def map_log_call(record: SyncRecord, settings: SalesforceSettings) -> dict[str, Any]:

@@ -13,19 +13,44 @@ again (downstream dedupes on ``event_id``) rather than lost.  256 ids cover a wh
 simulator's calls have at most ~45 events); ids fall out of the window oldest first, so a
 duplicate of a very old event of a very long call is processed again.  There is no time-based
 TTL: state lives as long as the table (see README, "State").
+
+Transcript: the state keeps the call's transcript segments (speaker, start offset, text) sorted
+by ``(start_ms, sequence)`` whatever order they arrive in, so call_ended / call_summary records
+can carry the whole transcript to mail and CRM targets.  It is bounded so one long call cannot
+outgrow a Kafka record (the changelog entry and every enriched copy carry it):
+``TRANSCRIPT_MAX_SEGMENTS`` segments and ``TRANSCRIPT_MAX_CHARS`` characters of text per call.
+Beyond that the *first* part is kept: segments are dropped from the end (a single overlong
+segment is cut), ``transcript_truncated`` is set, and once truncated the transcript never grows
+at its end again (an early segment arriving late can still take its place in the kept part).
+Entries are compact ``[start_ms, sequence, speaker, text]`` lists: the whole state is written to
+the changelog on every change.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["DEDUPE_WINDOW", "Disposition", "StateUpdate", "apply_event", "to_millis"]
+__all__ = [
+    "DEDUPE_WINDOW",
+    "TRANSCRIPT_MAX_CHARS",
+    "TRANSCRIPT_MAX_SEGMENTS",
+    "Disposition",
+    "StateUpdate",
+    "apply_event",
+    "call_transcript",
+    "to_millis",
+]
 
 DEDUPE_WINDOW = 256
+#: per-call transcript bound: an hour of speech is ~700 segments / ~50,000 characters; 50,000
+#: characters stay far below Kafka's 1 MB record limit even as JSON-escaped non-ASCII text
+TRANSCRIPT_MAX_SEGMENTS = 1000
+TRANSCRIPT_MAX_CHARS = 50_000
 
 
 class Disposition(StrEnum):
@@ -73,6 +98,9 @@ def _empty_state() -> dict[str, Any]:
         "has_ended": False,
         "has_summary": False,
         "has_recording": False,
+        "transcript": [],  # [[start_ms, sequence, speaker, text], ...] sorted, bounded
+        "transcript_chars": 0,
+        "transcript_truncated": False,
     }
 
 
@@ -80,6 +108,32 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value))
+
+
+def _segment_order(entry: list[Any]) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _add_segment(state: dict[str, Any], payload: Mapping[str, Any], speaker: str) -> None:
+    """Insert one segment in start order, within the bounds (module docstring).  Builds a new
+    list (one shallow copy): the input state's list is never mutated."""
+    text = str(payload.get("text") or "")
+    truncated = bool(state["transcript_truncated"])
+    if len(text) > TRANSCRIPT_MAX_CHARS:
+        text, truncated = text[:TRANSCRIPT_MAX_CHARS], True
+    entry = [int(payload.get("start_ms") or 0), int(payload.get("sequence") or 0), speaker, text]
+    kept: list[list[Any]] = state["transcript"]
+    position = bisect_right(kept, _segment_order(entry), key=_segment_order)
+    if state["transcript_truncated"] and position == len(kept):
+        return  # after the kept first part of a truncated transcript: left out
+    segments = [*kept[:position], entry, *kept[position:]]
+    chars = int(state["transcript_chars"]) + len(text)
+    while len(segments) > TRANSCRIPT_MAX_SEGMENTS or chars > TRANSCRIPT_MAX_CHARS:
+        chars -= len(segments.pop()[3])
+        truncated = True
+    state["transcript"] = segments
+    state["transcript_chars"] = chars
+    state["transcript_truncated"] = truncated
 
 
 def _merge_payload(
@@ -98,6 +152,7 @@ def _merge_payload(
         spoken = max(0, int(payload.get("end_ms", 0)) - int(payload.get("start_ms", 0)))
         talk = state["talk_time_ms"]
         talk[speaker] = int(talk.get(speaker, 0)) + spoken
+        _add_segment(state, payload, speaker)
     elif event_type == "call_ended":
         state["has_ended"] = True
         state["ended_at"] = at
@@ -171,4 +226,16 @@ def call_aggregate(state: Mapping[str, Any]) -> dict[str, Any]:
         "complete": bool(
             state.get("has_started") and state.get("has_ended") and state.get("has_summary")
         ),
+    }
+
+
+def call_transcript(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``transcript`` block of the enriched record (schema CallTranscript): segments in
+    start order and whether the per-call bound left some out."""
+    return {
+        "segments": [
+            {"speaker": speaker, "start_ms": start_ms, "text": text}
+            for start_ms, _sequence, speaker, text in state.get("transcript") or ()
+        ],
+        "truncated": bool(state.get("transcript_truncated")),
     }

@@ -1,4 +1,5 @@
-"""Build the enriched record: the original envelope, the customer and the call aggregate.
+"""Build the enriched record: the original envelope, the customer and the call aggregate
+(plus, on call_ended / call_summary only, the call's transcript so far).
 
 ``build_enriched`` is pure (no Kafka, no clock unless ``processed_at`` is omitted), so the
 shape of ``voice.call-events.enriched`` is unit-tested directly.  The result is the dict the
@@ -12,9 +13,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.processors.call_state import call_aggregate, to_millis
+from pipeline.processors.call_state import call_aggregate, call_transcript, to_millis
 
-__all__ = ["ENVELOPE_FIELDS", "PAYLOAD_TYPES", "build_enriched", "payload_type", "to_avro"]
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "PAYLOAD_TYPES",
+    "TRANSCRIPT_EVENT_TYPES",
+    "build_enriched",
+    "payload_type",
+    "to_avro",
+]
 
 ENVELOPE_FIELDS = (
     "event_id",
@@ -33,6 +41,9 @@ PAYLOAD_TYPES = {
     "call_summary": "io.voicebus.voice.CallSummary",
     "recording_available": "io.voicebus.voice.RecordingAvailable",
 }
+#: the events that carry the transcript (the follow-up / call-log moments); every other
+#: record has ``transcript = None`` so the many segment records stay small
+TRANSCRIPT_EVENT_TYPES = frozenset({"call_ended", "call_summary"})
 # which payload field only one member has: identifies the member when event_type is unknown
 _SIGNATURE_FIELDS = (
     ("direction", "io.voicebus.voice.CallStarted"),
@@ -80,9 +91,10 @@ def build_enriched(
     payload = event.get("payload")
     if isinstance(payload, tuple):
         payload = payload[1]
+    event_type = str(event["event_type"])
     return {
         "event_id": str(event["event_id"]),
-        "event_type": str(event["event_type"]),
+        "event_type": event_type,
         "occurred_at": to_millis(event["occurred_at"]),
         "tenant_id": str(event["tenant_id"]),
         "call_id": str(event["call_id"]),
@@ -92,6 +104,7 @@ def build_enriched(
         "customer": dict(customer),
         "call": call_aggregate(state),
         "processed_at": int(time.time() * 1000) if processed_at is None else processed_at,
+        "transcript": call_transcript(state) if event_type in TRANSCRIPT_EVENT_TYPES else None,
     }
 
 

@@ -1,8 +1,9 @@
 """PII redaction of enriched call events before they leave for a target.
 
 Chat rooms, mailboxes and webhooks are read by people and systems outside the system of record,
-so free text (transcript segments, summaries, action items) is masked on the way there; CRMs
-and help desks are the system of record and get the data as is.  Which policy applies to which
+so free text (transcript segments, the call transcript that call_ended / call_summary records
+carry, summaries, action items) is masked on the way there; CRMs and help desks are the system
+of record and get the data as is.  Which policy applies to which
 target is decided by the router (``RouteDecision.redaction``); this module only applies it.
 
 Policies:

@@ -184,3 +184,47 @@ def test_fastavro_named_union_payload_keeps_its_tuple_shape():
 
     assert out["payload"][0] == "io.voicebus.voice.TranscriptSegment"
     assert out["payload"][1]["text"] == "mail me at [EMAIL]"
+
+
+TRANSCRIPT = {
+    "segments": [
+        {"speaker": "AGENT", "start_ms": 0, "text": "How can I help?"},
+        {"speaker": "CUSTOMER", "start_ms": 2500, "text": CARD_AND_EMAIL},
+        {"speaker": "CUSTOMER", "start_ms": 9000, "text": "Call me on +1 415 555 0123."},
+    ],
+    "truncated": True,
+}
+
+
+def test_call_transcript_is_masked_for_email_and_chat_and_intact_for_crm():
+    router = Router.from_file(REPO / "config" / "routes.yaml")
+    summary = make_event(
+        "call_summary",
+        payload={"summary": "Wants a quote", "sentiment": "NEGATIVE", "intents": ["follow_up"]},
+    )
+    summary["transcript"] = copy.deepcopy(TRANSCRIPT)
+    before = copy.deepcopy(summary)
+
+    by_target = {d.target: d for d in router.route(summary)}
+    assert {"gmail", "slack", "salesforce"} <= set(by_target)
+    masked = [
+        {"speaker": "AGENT", "start_ms": 0, "text": "How can I help?"},
+        {
+            "speaker": "CUSTOMER",
+            "start_ms": 2500,
+            "text": "Sure, my card is [CARD ****1111] and my email is [EMAIL].",
+        },
+        {"speaker": "CUSTOMER", "start_ms": 9000, "text": "Call me on [PHONE ***23]."},
+    ]
+    for target in ("gmail", "slack"):  # email and chat classes: standard
+        copy_for_target = redact_event(summary, by_target[target].redaction)
+        assert copy_for_target["transcript"] == {"segments": masked, "truncated": True}
+    assert redact_event(summary, by_target["salesforce"].redaction)["transcript"] == TRANSCRIPT
+    assert redact_event(summary, "strict")["transcript"]["segments"] == masked
+    assert summary == before  # the enriched record itself is never changed
+
+
+def test_records_without_a_transcript_pass_redaction_unchanged():
+    ended = make_event("call_ended")
+    ended["transcript"] = None
+    assert redact_event(ended, "standard")["transcript"] is None

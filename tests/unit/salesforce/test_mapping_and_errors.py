@@ -258,3 +258,30 @@ def test_settings_name_what_is_missing_without_echoing_values() -> None:
     assert "zz-secret" not in text
     assert settings(api_version="v61").api_version == "61.0"
     assert settings().token_url == "https://login.salesforce.com/services/oauth2/token"
+
+
+def test_the_carried_transcript_ends_the_description_and_is_cut_at_the_limit() -> None:
+    segments = [
+        {"speaker": "AGENT", "start_ms": 0, "text": "Hello"},
+        {"speaker": "CUSTOMER", "start_ms": 61_000, "text": "Card 4111 1111 1111 1111"},
+    ]
+    ev = event(transcript={"segments": segments, "truncated": False})
+    op, _item = map_record(SyncRecord("call-1", ev, "log_call"), settings())
+    description = op.payload["fields"]["Description"]
+    head, transcript = description.split("\n\nTranscript:\n")
+    assert head.endswith("voicebus call id: call-1")
+    # CRM class: the processors leave the text unredacted (default policy none)
+    assert transcript.splitlines() == [
+        "[00:00] AGENT: Hello",
+        "[01:01] CUSTOMER: Card 4111 1111 1111 1111",
+    ]
+
+    long = [{"speaker": "AGENT", "start_ms": i * 1000, "text": "y" * 500} for i in range(100)]
+    ev = event(transcript={"segments": long, "truncated": False})
+    op, _item = map_record(SyncRecord("call-1", ev, "log_call"), settings())
+    description = op.payload["fields"]["Description"]
+    assert len(description) == 32_000
+    assert "voicebus call id: call-1" in description
+    assert description.endswith(
+        "[transcript cut at Salesforce's 32,000-character Description limit]"
+    )
