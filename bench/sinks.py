@@ -7,7 +7,8 @@ with ONE partition, and runs the real sink stack (WebhookConnector + KafkaLedger
 
 * concurrent: ``max_in_flight=--max-in-flight`` (default 64): different calls in parallel,
   each call strictly in order;
-* serial: ``max_in_flight=1``: what a plain consume-deliver-commit loop does.
+* serial: ``max_in_flight=1``: one delivery at a time, as a plain consume-deliver-commit
+  loop does.
 
 Rates are measured at the receiver (first to last arrival, so group joins do not count).
 The serial run delivers ``--serial-records`` (default 100; its rate does not depend on the
@@ -48,7 +49,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.base.connector import Connector, DeliveryResult, Operation, SyncRecord
-from connectors.base.sandbox import CONTROLS
+from connectors.base.sandbox import ADMIN_PREFIX, CONTROLS
 from connectors.webhook.config import WebhookSettings
 from connectors.webhook.sandbox import make_app
 from connectors.webhook.sink import WebhookConnector
@@ -70,8 +71,10 @@ CEILING_GOAL = 0.8
 
 def serve_receiver(port: int, secret: str, latency_ms: float) -> None:
     """Receiver process: the webhook sandbox plus arrival times per path (its own clock),
-    served at ``GET /_bench/arrivals``.  A separate process, so the receiver does not
-    compete with the sink for one interpreter's GIL."""
+    served at ``GET /_sandbox/bench/arrivals`` (and ``.../count?path=``).  A separate
+    process, so the receiver does not compete with the sink for one interpreter's GIL.
+    The bench's own routes sit under the sandbox's admin prefix: the configured latency
+    models the receiver handling a webhook, not the bench asking how many arrived."""
     app = make_app([secret])
     arrivals: dict[str, list[float]] = {}
 
@@ -87,8 +90,12 @@ def serve_receiver(port: int, secret: str, latency_ms: float) -> None:
     async def report(_request: web.Request) -> web.Response:
         return web.json_response(arrivals)
 
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response(len(arrivals.get(request.query["path"], [])))
+
     app.middlewares.insert(0, clock)
-    app.router.add_get("/_bench/arrivals", report)
+    app.router.add_get(f"{ADMIN_PREFIX}bench/arrivals", report)
+    app.router.add_get(f"{ADMIN_PREFIX}bench/count", count)
     app[CONTROLS].set_latency(latency_ms)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
@@ -115,7 +122,7 @@ class Receiver:
         deadline = time.monotonic() + 30
         while True:
             try:
-                self._http.get("/_bench/arrivals").raise_for_status()
+                self._http.get(f"{ADMIN_PREFIX}bench/arrivals").raise_for_status()
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or self._proc.poll() is not None:
@@ -124,11 +131,12 @@ class Receiver:
                 time.sleep(0.1)
 
     def arrivals(self, path: str) -> list[float]:
-        data: dict[str, list[float]] = self._http.get("/_bench/arrivals").json()
+        data: dict[str, list[float]] = self._http.get(f"{ADMIN_PREFIX}bench/arrivals").json()
         return sorted(data.get(path, []))
 
     def count(self, path: str) -> int:
-        return len(self.arrivals(path))
+        count: int = self._http.get(f"{ADMIN_PREFIX}bench/count", params={"path": path}).json()
+        return count
 
     def rate(self, path: str) -> float:
         times = self.arrivals(path)
@@ -244,8 +252,11 @@ async def run_sink(
         transport=AiohttpTransport(max_in_flight) if aiohttp_transport else None,
     )
 
-    def delivered() -> int:
-        return len(sleep_connector.done) if sleep_connector else receiver.count(path)
+    async def delivered() -> int:
+        # asked from a worker thread: the harness must not block the event loop it measures
+        if sleep_connector:
+            return len(sleep_connector.done)
+        return await asyncio.to_thread(receiver.count, path)
 
     metrics = SinkMetrics(target)
     ledger = KafkaLedger(settings, target)
@@ -269,11 +280,11 @@ async def run_sink(
     task = asyncio.create_task(runtime.run())
     try:
         deadline = time.monotonic() + 100
-        while delivered() < records:
+        while await delivered() < records:
             if task.done():
                 task.result()
             if time.monotonic() > deadline:
-                raise SystemExit(f"{target}: only {delivered()}/{records} delivered")
+                raise SystemExit(f"{target}: only {await delivered()}/{records} delivered")
             await asyncio.sleep(0.2)
     finally:
         runtime.stop()

@@ -3,7 +3,13 @@ clients for every target.  Connectors classify errors; this layer decides what t
 them, the same way for every connector."""
 
 from pipeline.resilience.circuit import CircuitBreaker, CircuitState
-from pipeline.resilience.http import HttpClientSettings, make_http_client, parse_retry_after
+from pipeline.resilience.direct_http import DirectHttpSender
+from pipeline.resilience.http import (
+    HttpClientSettings,
+    make_http_client,
+    make_http_transport,
+    parse_retry_after,
+)
 from pipeline.resilience.ratelimit import TokenBucket
 from pipeline.resilience.retry import RetriesExhausted, RetryPolicy, run_with_retries
 from pipeline.resilience.target import ResilienceSettings, TargetResilience
@@ -11,6 +17,7 @@ from pipeline.resilience.target import ResilienceSettings, TargetResilience
 __all__ = [
     "CircuitBreaker",
     "CircuitState",
+    "DirectHttpSender",
     "HttpClientSettings",
     "ResilienceSettings",
     "RetriesExhausted",
@@ -18,6 +25,7 @@ __all__ = [
     "TargetResilience",
     "TokenBucket",
     "make_http_client",
+    "make_http_transport",
     "parse_retry_after",
     "run_with_retries",
 ]

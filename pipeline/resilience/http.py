@@ -44,17 +44,8 @@ def make_http_client(
     tests (``httpx.MockTransport``); integration tests use the sandbox servers."""
     s = settings or HttpClientSettings()
     kwargs: dict[str, Any] = {
-        "timeout": httpx.Timeout(
-            connect=s.connect_timeout_s,
-            read=s.read_timeout_s,
-            write=s.write_timeout_s,
-            pool=s.pool_timeout_s,
-        ),
-        "limits": httpx.Limits(
-            max_connections=s.max_connections,
-            max_keepalive_connections=s.max_keepalive_connections,
-            keepalive_expiry=s.keepalive_expiry_s,
-        ),
+        "timeout": http_timeout(s),
+        "limits": http_limits(s),
         "headers": {"user-agent": user_agent, **dict(headers or {})},
         "follow_redirects": False,  # a redirect could carry signed requests elsewhere
     }
@@ -65,8 +56,31 @@ def make_http_client(
     # httpx's own connection pool degrades sharply past ~30 concurrent requests
     # (encode/httpx#3215: 9% of the ceiling at 64 in flight here); the aiohttp-backed
     # transport keeps httpx's API, maps aiohttp errors to httpx exceptions and scales.
-    kwargs["transport"] = transport or _AiohttpTransport(limits=kwargs["limits"])
+    kwargs["transport"] = transport or make_http_transport(s)
     return httpx.AsyncClient(**kwargs)
+
+
+def make_http_transport(settings: HttpClientSettings | None = None) -> httpx.AsyncBaseTransport:
+    """The transport behind ``make_http_client``: aiohttp-backed, with the connection
+    limits of ``settings`` (timeouts travel with each request)."""
+    return _AiohttpTransport(limits=http_limits(settings or HttpClientSettings()))
+
+
+def http_timeout(s: HttpClientSettings) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=s.connect_timeout_s,
+        read=s.read_timeout_s,
+        write=s.write_timeout_s,
+        pool=s.pool_timeout_s,
+    )
+
+
+def http_limits(s: HttpClientSettings) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=s.max_connections,
+        max_keepalive_connections=s.max_keepalive_connections,
+        keepalive_expiry=s.keepalive_expiry_s,
+    )
 
 
 class _AiohttpTransport(AiohttpTransport):
@@ -78,12 +92,18 @@ class _AiohttpTransport(AiohttpTransport):
         try:
             return await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
-            cause = exc.__cause__
-            if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
-                cause, asyncio.TimeoutError
-            ):
-                raise httpx.ConnectError(str(cause), request=request) from cause
-            raise
+            raise refine_connect_timeout(exc, request) from exc.__cause__
+
+
+def refine_connect_timeout(exc: httpx.ConnectTimeout, request: httpx.Request) -> httpx.HTTPError:
+    """``httpx.ConnectError`` when the "timeout" httpx-aiohttp reported is a refused or
+    unresolvable host (its cause tells), else the timeout itself."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
+        cause, asyncio.TimeoutError
+    ):
+        return httpx.ConnectError(str(cause), request=request)
+    return exc
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -48,6 +48,7 @@ from pipeline.resilience.retry import RetriesExhausted
 from pipeline.resilience.target import ResilienceSettings, TargetResilience
 from pipeline.sinks.delivery_batch import BatchRun
 from pipeline.sinks.ledger import LedgerEntry, SyncLedger
+from pipeline.sinks.ledger_writes import LedgerWrites
 from pipeline.sinks.outcome import (
     FINISHED_KINDS,
     DeliveryOutcome,
@@ -104,9 +105,14 @@ class Deliverer:
 
     # ---- one record --------------------------------------------------------------------
     async def deliver_record(
-        self, record: SyncRecord, *, prior_attempts: int = 0
+        self, record: SyncRecord, *, prior_attempts: int = 0, defer_ledger_writes: bool = False
     ) -> DeliveryOutcome:
+        """``defer_ledger_writes``: do not wait for the ledger's acknowledgements; they come
+        back as ``outcome.ledger_writes`` and the caller must await them before treating
+        the record as finished (the sink runtime does, see ``ledger_writes.py``)."""
         tracker = RecordTracker(prior_attempts, self._now)
+        if defer_ledger_writes:
+            tracker.ledger_writes = LedgerWrites(self.ledger, self.target)
         with self._span(record) as span:
             outcome = await self._deliver_record(record, tracker)
             span.set_attribute("voicebus.outcome", outcome.kind.value)
@@ -181,15 +187,15 @@ class Deliverer:
     async def _succeeded(
         self, operation: Operation, result: DeliveryResult, tracker: RecordTracker
     ) -> None:
-        await self.ledger.put(
-            self.target,
-            operation.idempotency_key,
-            LedgerEntry(
-                outcome="delivered",
-                external_id=result.external_id,
-                delivered_at=self._now().isoformat(),
-            ),
+        entry = LedgerEntry(
+            outcome="delivered",
+            external_id=result.external_id,
+            delivered_at=self._now().isoformat(),
         )
+        if tracker.ledger_writes is not None:
+            tracker.ledger_writes.add(operation.idempotency_key, entry)
+        else:
+            await self.ledger.put(self.target, operation.idempotency_key, entry)
         tracker.results.append(result)
         tracker.delivered_any = True
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from connectors.base.connector import DeliveryResult
 from connectors.base.errors import ConnectorError, ThrottledError
+from pipeline.sinks.ledger_writes import LedgerWrites
 
 MAX_MESSAGE_CHARS = 500
 
@@ -42,7 +43,9 @@ _SEVERITY = (
 @dataclass
 class DeliveryOutcome:
     """What happened to one record.  ``attempts`` counts calls to the target, including
-    ``prior_attempts`` (earlier rounds through the retry topic)."""
+    ``prior_attempts`` (earlier rounds through the retry topic).  ``ledger_writes``: the
+    ledger entries still being written (only with ``defer_ledger_writes``); whatever the
+    kind, the record is not finished before ``ledger_writes.wait()`` returned."""
 
     kind: OutcomeKind
     error: ConnectorError | None = None
@@ -51,6 +54,7 @@ class DeliveryOutcome:
     last_failure_at: datetime | None = None
     results: list[DeliveryResult] = field(default_factory=list)
     retry_after: float | None = None
+    ledger_writes: LedgerWrites | None = None
 
     @property
     def error_class(self) -> str | None:
@@ -79,6 +83,7 @@ class RecordTracker:
         self.last_failure_at: datetime | None = None
         self.results: list[DeliveryResult] = []
         self.delivered_any = False
+        self.ledger_writes: LedgerWrites | None = None  # set: write entries in the background
         self._now = now
 
     def failed(self) -> None:
@@ -96,6 +101,7 @@ class RecordTracker:
             self.last_failure_at,
             list(self.results),
             retry_after,
+            self.ledger_writes if self.ledger_writes else None,
         )
 
 

@@ -12,6 +12,12 @@ Outcome routing (the offset is marked finished only after the copy/ledger write 
   credentials work again; never committed, never dead-lettered.
 
 Barrier policy ``park`` (see ``barriers.py``) decides whether a record may go at all.
+
+Ledger entries of delivered operations are acknowledged *after* ``process`` returns: it
+hands back their ``LedgerWrites`` and ``process_safely`` turns them into a *settle*
+awaitable; the runtime frees the record's slot, keeps its key reserved and marks the
+offset finished only when the settle returns (see ``ledger_writes.py`` for why that keeps
+the commit and per-key order guarantees).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import Message
@@ -32,6 +38,8 @@ from pipeline.sinks.barriers import BarrierBook, value_digest
 from pipeline.sinks.copies import CopyWriter
 from pipeline.sinks.forwarding import AsyncProducer, ProduceError, headers_to_dict
 from pipeline.sinks.ledger import LedgerError
+from pipeline.sinks.ledger_writes import LedgerWrites
+from pipeline.sinks.predecode import NOT_DECODED, Predecoded
 from pipeline.sinks.records import (
     FINISHED,
     DecodeFn,
@@ -92,14 +100,21 @@ class RecordProcessor:
         self._auth_paused = False
 
     # ---- entry -----------------------------------------------------------------------
-    async def process_safely(self, msg: Message) -> None:
+    async def process_safely(
+        self, msg: Message, predecoded: Predecoded | None = None
+    ) -> Awaitable[None] | None:
         """``process`` that never loses the record and never crash-loops: broker or ledger
         trouble -> the same record again after ``block_retry_s``; anything else (a bug) ->
-        the DLQ with error class ``internal`` (details in the log, not in the headers)."""
+        the DLQ with error class ``internal`` (details in the log, not in the headers).
+
+        Returns None when the record is finished, else an awaitable that finishes it (the
+        acknowledgements of its ledger entries; a failed ledger write is written again)."""
         while True:
             try:
-                await self.process(msg)
-                return
+                writes = await self.process(msg, predecoded)
+                if writes is None:
+                    return None
+                return writes.wait(self.sink.block_retry_s)
             except (ProduceError, LedgerError) as exc:
                 log.warning(
                     "%s: %s; trying the record again in %.1fs",
@@ -128,12 +143,16 @@ class RecordProcessor:
                         "sink log, fix, then replay",
                         header_int(hdrs.get(H.ATTEMPTS)),
                     )
-                    return
+                    return None
                 except ProduceError as produce_error:
                     log.warning("%s: %s", self.target, produce_error)
             await asyncio.sleep(self.sink.block_retry_s)
 
-    async def process(self, msg: Message) -> None:
+    async def process(
+        self, msg: Message, predecoded: Predecoded | None = None
+    ) -> LedgerWrites | None:
+        """Handle the record; returns the ledger writes still to be acknowledged, if any.
+        ``predecoded``: its value decoded ahead (``predecode.py``), used when it worked."""
         hdrs = headers_to_dict(msg.headers())
         rid = record_id(msg, hdrs)
         key = record_key(msg)
@@ -141,12 +160,14 @@ class RecordProcessor:
         round_no = header_int(hdrs.get(H.RETRY_ROUND)) if from_retry else 0
         prior_attempts = header_int(hdrs.get(H.ATTEMPTS))
         try:
-            event = await self._decode_value(msg.value())
+            event = NOT_DECODED if predecoded is None else await predecoded.value()
+            if event is NOT_DECODED:
+                event = await self._decode_value(msg.value())
         except DecodeError as exc:
             await self.copies.to_dlq(
                 msg, hdrs, rid, "decode", f"{exc.reason}: {exc}", prior_attempts
             )
-            return
+            return None
         digest = value_digest(msg.value())
         if self.sink.barrier is BarrierPolicy.PARK and msg.key() is not None:
             barrier = self.barriers.get(key)
@@ -159,7 +180,7 @@ class RecordProcessor:
                 await self.copies.park(msg, hdrs, rid, barrier.head or "", barrier.dead)
                 if rid not in barrier.pending:
                     await self.barriers.append(key, rid, digest=digest)
-                return
+                return None
         record = SyncRecord(
             key=key,
             event=event,
@@ -167,7 +188,9 @@ class RecordProcessor:
             hints=self._hints(hdrs),
             headers=hdrs,
         )
-        await self._deliver_and_route(msg, hdrs, rid, key, record, round_no, prior_attempts, digest)
+        return await self._deliver_and_route(
+            msg, hdrs, rid, key, record, round_no, prior_attempts, digest
+        )
 
     async def _decode_value(self, value: bytes | None) -> Any:
         while True:
@@ -198,8 +221,9 @@ class RecordProcessor:
         round_no: int,
         prior_attempts: int,
         digest: str,
-    ) -> None:
+    ) -> LedgerWrites | None:
         tp = (msg.topic() or "", msg.partition() or 0)
+        writes: LedgerWrites | None = None  # of every attempt below (auth/block retries)
         while True:
             attributes = {
                 "voicebus.target": self.target,
@@ -209,6 +233,11 @@ class RecordProcessor:
             }
             with span_from_headers(f"sink.process {self.target}", hdrs, attributes):
                 outcome = await self._deliver(record, prior_attempts)
+            pending = getattr(outcome, "ledger_writes", None)
+            if pending is not None and writes is None:
+                writes = pending
+            elif pending is not None and writes is not None:
+                writes.extend(pending)
             kind = kind_name(outcome)
             if kind == "PAUSE_AUTH":
                 self._set_auth_pause(True, outcome)
@@ -225,9 +254,16 @@ class RecordProcessor:
         # records without a key have no per-key order to keep (only the partition's)
         park = self.sink.barrier is BarrierPolicy.PARK and msg.key() is not None
         if kind in FINISHED:
-            if park:
+            barrier = self.barriers.get(key) if park else None
+            if barrier is not None and rid in barrier.pending:
+                # lift the barrier only once the ledger entries are acknowledged: after a
+                # crash in between, the records parked behind this one must not overtake
+                # its repeat (a rare path: only keys that had a record in retry)
+                if writes is not None:
+                    await writes.wait(self.sink.block_retry_s)
+                    writes = None
                 await self.barriers.remove(key, rid)
-            return
+            return writes
         if kind == "RETRY_LATER":
             next_round = round_no + 1
             if next_round > self.sink.max_retry_rounds:
@@ -243,11 +279,11 @@ class RecordProcessor:
                 )
                 if park:  # the key waits for this record's replay
                     await self.barriers.append(key, rid, digest=digest, dead=True)
-                return
+                return writes
             await self.copies.to_retry(msg, hdrs, rid, outcome, next_round)
             if park:
                 await self.barriers.append(key, rid, digest=digest)
-            return
+            return writes
         # DEAD_LETTER, CONFLICT (no conflict handler) or an unknown kind
         error_class = outcome.error_class or kind.lower()
         await self.copies.to_dlq(
@@ -258,6 +294,7 @@ class RecordProcessor:
                 await self.barriers.append(key, rid, digest=digest, dead=True)
             else:  # a permanent failure of the blocker releases the records behind it
                 await self.barriers.remove(key, rid)
+        return writes
 
     def _set_auth_pause(self, on: bool, outcome: OutcomeLike) -> None:
         if on == self._auth_paused:

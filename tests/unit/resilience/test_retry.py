@@ -128,3 +128,22 @@ async def test_on_retry_sees_failure_count_and_wait(clock):
 
     await run_with_retries(fn, POLICY, sleep=clock.sleep, clock=clock, on_retry=on_retry)
     assert seen == [("a", 1, 1), ("b", 2, 2)]
+
+
+async def test_a_first_attempt_that_succeeds_never_builds_a_tenacity_run(clock, monkeypatch):
+    import pipeline.resilience.retry as retry_module
+
+    def no_tenacity(*args, **kwargs):
+        raise AssertionError("tenacity was set up for a call that needed no retry")
+
+    monkeypatch.setattr(retry_module, "AsyncRetrying", no_tenacity)
+    assert await run_with_retries(Script(), POLICY, sleep=clock.sleep, clock=clock) == "ok"
+
+
+async def test_a_failed_first_attempt_counts_once_against_the_budget(clock):
+    policy = POLICY.model_copy(update={"max_attempts": 1})
+    fn = Script(RetryableError("503"), RetryableError("never reached"))
+    with pytest.raises(RetriesExhausted) as info:
+        await run_with_retries(fn, policy, sleep=clock.sleep, clock=clock)
+    assert info.value.attempts == 1 and info.value.last_error.message == "503"
+    assert fn.calls == 1 and clock.sleeps == []

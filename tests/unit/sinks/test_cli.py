@@ -2,12 +2,17 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.observability import configure_telemetry
 
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     for name in ("VOICEBUS_WEBHOOK_URLS", "VOICEBUS_WEBHOOK_SECRETS"):
         monkeypatch.delenv(name, raising=False)
+    # telemetry is installed once per process: a sink command that gets far enough installs
+    # it without in-memory exporters, which left later tests of this process (run in one
+    # pytest session) without the exporters they read; install the in-memory one first
+    configure_telemetry(in_memory=True)
     return CliRunner()
 
 

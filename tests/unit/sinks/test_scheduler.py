@@ -117,3 +117,80 @@ async def test_waiting_keys_get_a_turn_between_jobs_of_a_busy_key() -> None:
     sched.submit("c", 0, job("c0"))
     await asyncio.wait_for(sched.wait_idle(), 5)
     assert ran == ["a0", "b0", "c0", "a1", "a2"]
+
+
+def gated_job(ran: list[str], name: str, gate: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+    """A job that records its start; with ``gate`` it returns a settle waiting for it."""
+
+    async def settle() -> None:
+        assert gate is not None
+        await gate.wait()
+        ran.append(f"{name} settled")
+
+    async def run():  # type: ignore[no-untyped-def]
+        ran.append(name)
+        return settle() if gate is not None else None
+
+    return run
+
+
+async def test_a_settling_key_frees_its_slot_but_not_its_key() -> None:
+    sched = KeyOrderedScheduler(max_in_flight=1, on_error=lambda e: None)
+    ran: list[str] = []
+    ack = asyncio.Event()
+    sched.submit("a", 0, gated_job(ran, "a1", ack))
+    sched.submit("a", 0, gated_job(ran, "a2"))
+    sched.submit("b", 0, gated_job(ran, "b1"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # the one slot served "b" while "a" waited for its acknowledgement; "a2" did not start
+    assert ran == ["a1", "b1"]
+    assert sched.settling == 1 and sched.active_lanes == 0 and sched.pending({0}) == 2
+    assert not sched._idle.is_set()
+    ack.set()
+    await asyncio.wait_for(sched.wait_idle(), 5)
+    assert ran == ["a1", "b1", "a1 settled", "a2"]
+    assert sched.settling == 0
+
+
+async def test_beyond_max_in_flight_settling_keys_a_job_settles_in_its_slot() -> None:
+    sched = KeyOrderedScheduler(max_in_flight=1, on_error=lambda e: None)
+    ran: list[str] = []
+    first, second = asyncio.Event(), asyncio.Event()
+    sched.submit("a", 0, gated_job(ran, "a1", first))
+    sched.submit("b", 0, gated_job(ran, "b1", second))
+    sched.submit("c", 0, gated_job(ran, "c1"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # "a" settles apart (1 = max_in_flight); "b" has to settle holding the slot: "c" waits
+    assert ran == ["a1", "b1"]
+    assert sched.settling == 1 and sched.active_lanes == 1
+    second.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ran == ["a1", "b1", "b1 settled", "c1"]
+    first.set()
+    await asyncio.wait_for(sched.wait_idle(), 5)
+    assert ran[-1] == "a1 settled"
+
+
+async def test_drop_cancels_a_settle_and_a_failed_settle_is_reported() -> None:
+    errors: list[BaseException] = []
+    sched = KeyOrderedScheduler(max_in_flight=2, on_error=errors.append)
+    ran: list[str] = []
+    never = asyncio.Event()
+
+    async def failing_settle() -> None:
+        raise RuntimeError("ledger broke")
+
+    async def failing():  # type: ignore[no-untyped-def]
+        return failing_settle()
+
+    sched.submit("a", "revoked", gated_job(ran, "a1", never))
+    sched.submit("b", "kept", failing)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sched.drop({"revoked"}) == 1
+    await asyncio.wait_for(sched.wait_idle(), 5)
+    assert ran == ["a1"]  # never settled: cancelled
+    assert [str(e) for e in errors] == ["ledger broke"]
