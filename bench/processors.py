@@ -13,6 +13,9 @@ batching (``one_record_per_batch=False``, as in the prod profile): one record pe
 only needed where end offsets must be exact, and this bench counts output records by reading
 them and never restarts a worker, so no changelog is ever recovered.  ``--dev-batching``
 runs both sides with the dev profile's one record per batch instead (the old comparison).
+The processors side is exactly what ``voicebus process`` runs: micro-batches and its output
+records through librdkafka (pipeline/processors/README.md); the passthrough stays a bare
+per-record faust agent sending with faust.  Both run as ``QuietWorker``.
 
     .venv/bin/python bench/processors.py [--calls 200]
 """
@@ -47,7 +50,7 @@ def passthrough_worker() -> None:
     import faust
 
     from pipeline.config import load_settings
-    from pipeline.processors.app import build_faust_app
+    from pipeline.processors.faust_support import QuietWorker, build_faust_app
 
     settings = load_settings()
     app = build_faust_app(
@@ -66,7 +69,7 @@ def passthrough_worker() -> None:
         async for event in stream.events():
             await out.send(key=event.message.key, value=event.message.value)
 
-    faust.Worker(
+    QuietWorker(
         app, loglevel="warning", quiet=True, redirect_stdouts=False
     ).execute_from_commandline()
 

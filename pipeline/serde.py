@@ -157,6 +157,8 @@ class AvroCodec:
         self._readers: dict[str, Any] = {}
         # id(schema) -> (schema, parsed); the entry keeps the object alive so ids stay unique
         self._readers_by_identity: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        # (writer schema id, id(parsed reader)) -> whether both schemas are equal
+        self._reader_is_writer: dict[tuple[int, int], bool] = {}
 
     @property
     def client(self) -> SchemaRegistryClient:
@@ -297,6 +299,13 @@ class AvroCodec:
         self._readers_by_identity[id(reader_schema)] = (reader_schema, parsed)
         return parsed
 
+    def _same_schema(self, schema_id: int, writer: Any, reader: Any) -> bool:
+        key = (schema_id, id(reader))  # parsed readers are cached, so their ids are stable
+        same = self._reader_is_writer.get(key)
+        if same is None:
+            same = self._reader_is_writer[key] = bool(writer == reader)
+        return same
+
     def decode(self, data: bytes | None, reader_schema: Mapping[str, Any] | None = None) -> Any:
         """The record in a Confluent wire-format value, read with its writer schema (resolved
         to ``reader_schema`` when given: added fields take their defaults, and so on)."""
@@ -304,6 +313,8 @@ class AvroCodec:
         assert data is not None  # parse_wire_header rejects None
         writer = self.writer_schema(schema_id)
         reader = self._reader(reader_schema) if reader_schema is not None else None
+        if reader is not None and self._same_schema(schema_id, writer, reader):
+            reader = None  # fastavro would compare both (deeply) on every read to find this
         body = io.BytesIO(data)
         body.seek(_HEADER.size)
         try:

@@ -2,7 +2,7 @@
 
 Topology (details in pipeline/processors/README.md)::
 
-    voice.call-events --(raw bytes; Avro decoded here)--> enrich agent
+    voice.call-events --(raw bytes; Avro decoded here)--> enrich agent (micro-batches)
         undecodable -> voice.call-events.dlq (original bytes + error headers)
         per-call state: Table "calls" (key call_id, changelog-backed)
         customer:       SourceGlobalTable over crm.contacts  -> ContactIndex
@@ -12,6 +12,13 @@ Topology (details in pipeline/processors/README.md)::
 
 Values are raw bytes in faust; Avro goes through ``pipeline.serde.AvroCodec`` so a poison pill
 is an ordinary dead letter, not a crash inside faust's deserializer.
+
+The agent takes the stream in micro-batches (``stream.take_events``): records are processed
+one by one, in order, but a call's state is written to the table (and its changelog) once per
+batch instead of once per event, and the outputs go through librdkafka (``outputs.py``).  The
+changelog write of a call counts as an output of each of the call's records in the batch, so
+the commit gate (``offsets.SequenceGuard``) commits a source offset only once the state it
+led to is stored as well.
 """
 
 from __future__ import annotations
@@ -27,15 +34,16 @@ import faust
 
 from pipeline import headers as h
 from pipeline import topics as catalogue_topics
-from pipeline.config import Profile, Settings
+from pipeline.config import Settings
 from pipeline.observability import inject_trace_headers, span_from_headers
 from pipeline.processors.business import BusinessContext
 from pipeline.processors.call_state import Disposition, apply_event
 from pipeline.processors.customers import ContactIndex, lookup_number
 from pipeline.processors.dlq import dead_letter_headers
 from pipeline.processors.enrich import build_enriched, to_avro
-from pipeline.processors.faust_support import TunedApp, add_source_table
+from pipeline.processors.faust_support import add_source_table, build_faust_app, write_table_entry
 from pipeline.processors.offsets import SequenceGuard
+from pipeline.processors.outputs import OutputProducer
 from pipeline.processors.redaction import redact_event
 from pipeline.processors.routing_hook import RouterLike, plan_routes
 from pipeline.serde import AvroCodec, DecodeError, load_schema
@@ -47,6 +55,7 @@ __all__ = [
     "ENRICHED_SUBJECT",
     "ProcessorStats",
     "Processors",
+    "build_faust_app",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,10 @@ BUSINESS_SCHEMA = "business/business_event.avsc"
 ENRICHED_SUBJECT = f"{catalogue_topics.ENRICHED_TOPIC}-value"
 DECODE_ERROR_CLASS = "decode"
 _REGISTRY_RETRY_MAX_S = 5.0
+#: micro-batch bounds: at most BATCH_MAX records, or what arrived within BATCH_WINDOW_S
+BATCH_MAX = 500
+BATCH_WINDOW_S = 0.02
+_SERVE_REPORTS_EVERY_S = 0.05
 
 
 @dataclass
@@ -90,7 +103,8 @@ class Processors:
     ``router`` is anything with ``route(enriched) -> [RouteDecision]`` (the routing package's
     ``Router``/``RouterHolder``) or None to enrich without routing.  ``partitions`` is the
     partition count of ``voice.call-events`` (the per-call table is co-partitioned with it);
-    ``ensure_topics`` returns the real count from the broker."""
+    ``ensure_topics`` returns the real count from the broker.  ``batch_max`` and
+    ``batch_window_s`` bound the agent's micro-batches."""
 
     def __init__(
         self,
@@ -105,11 +119,13 @@ class Processors:
         web_port: int | None = None,
         codec: AvroCodec | None = None,
         one_record_per_batch: bool | None = None,
+        batch_max: int = BATCH_MAX,
+        batch_window_s: float = BATCH_WINDOW_S,
     ) -> None:
         self.settings = settings
-        self.one_record_per_batch = one_record_per_batch
         self.router = router
         self.app_id = app_id
+        self.batch_max, self.batch_window_s = batch_max, batch_window_s
         self.codec = codec or AvroCodec(settings)
         self.call_event_schema = load_schema("voice/call_event.avsc")
         self.contact_schema = load_schema("crm/contact.avsc")
@@ -118,17 +134,22 @@ class Processors:
         self.contacts = ContactIndex()
         self.business = BusinessContext()
         self.stats = ProcessorStats()
+        self.outputs = OutputProducer(settings, one_record_per_batch=one_record_per_batch)
         self.sequence = SequenceGuard(self, settings, topics=[catalogue_topics.CALL_EVENTS_TOPIC])
-        self.app = self._build_app(datadir, web_port, partitions)
+        self.app = build_faust_app(
+            settings,
+            app_id,
+            partitions=partitions,
+            datadir=datadir,
+            web_port=web_port,
+            one_record_per_batch=one_record_per_batch,
+        )
         # source offsets are committed only past records whose outputs were acknowledged
         self.app.commit_gate = self.sequence
         self._raw: Any = faust.Schema(key_serializer="raw", value_serializer="raw")
         self.source = self.app.topic(
             catalogue_topics.CALL_EVENTS_TOPIC, schema=self._raw, partitions=partitions
         )
-        self.enriched = self.app.topic(catalogue_topics.ENRICHED_TOPIC, schema=self._raw)
-        self.dlq = self.app.topic(catalogue_topics.CALL_EVENTS_DLQ_TOPIC, schema=self._raw)
-        self._sync_topics: dict[str, faust.TopicT] = {}
         self.calls = self.app.Table(
             "calls",
             default=None,
@@ -152,23 +173,9 @@ class Processors:
         )
         self.business_table.on_apply = self._apply_business_event
         self.app.agent(self.source, name=f"{app_id}.enrich")(self._enrich_agent)
-
-    # ---- faust app ----------------------------------------------------------------------
-    def _build_app(self, datadir: Path | str | None, web_port: int | None, partitions: int) -> Any:
-        return build_faust_app(
-            self.settings,
-            self.app_id,
-            partitions=partitions,
-            datadir=datadir,
-            web_port=web_port,
-            one_record_per_batch=self.one_record_per_batch,
+        self.app.timer(_SERVE_REPORTS_EVERY_S, name=f"{app_id}.delivery-reports")(
+            self._serve_reports
         )
-
-    def sync_topic(self, name: str) -> faust.TopicT:
-        topic = self._sync_topics.get(name)
-        if topic is None:
-            topic = self._sync_topics[name] = self.app.topic(name, schema=self._raw)
-        return topic
 
     # ---- side inputs ------------------------------------------------------------------------
     def _apply_contact(self, key: bytes, value: bytes | None) -> None:
@@ -195,8 +202,16 @@ class Processors:
 
     # ---- the stream -------------------------------------------------------------------------
     async def _enrich_agent(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self.sequence.handle(event.message)
+        async for events in stream.take_events(self.batch_max, within=self.batch_window_s):
+            await self.sequence.handle_batch([event.message for event in events])
+
+    async def _serve_reports(self) -> None:
+        self.outputs.serve()
+
+    async def flush(self) -> None:
+        """Every output and changelog write sent so far gets its delivery report."""
+        await self.outputs.flush()
+        await self.app.producer.flush()
 
     async def _decode(self, message: Any) -> dict[str, Any]:
         delay = 0.2
@@ -215,62 +230,95 @@ class Processors:
                 raise DecodeError("malformed", "decoded value is not a CallEvent record")
             return record
 
-    async def process(self, message: Any) -> list[Awaitable[Any]]:
-        """Handle one record of voice.call-events (faust Message or anything alike); returns
-        the delivery futures of what it produced (the commit gate waits for them)."""
-        try:
-            record = await self._decode(message)
-        except DecodeError as exc:
-            return [await self._dead_letter(message, f"{exc.reason}: {exc}")]
-        call_id = str(record["call_id"])
+    async def process_batch(self, records: Sequence[Any]) -> list[list[Awaitable[Any]]]:
+        """Handle records of voice.call-events (faust Messages or anything alike), in order;
+        returns, per record, the futures of what it produced, including the changelog write
+        of the call state it changed (the commit gate waits for them)."""
+        produced: list[list[Awaitable[Any]]] = []
+        states: dict[str, dict[str, Any]] = {}  # call_id -> state after this batch so far
+        changed: dict[str, int] = {}  # call_id -> source partition, for calls to write back
+        waiting: dict[str, list[list[Awaitable[Any]]]] = {}  # call_id -> outputs lists
+        for record in records:
+            outputs: list[Awaitable[Any]] = []
+            produced.append(outputs)
+            try:
+                event = await self._decode(record)
+            except DecodeError as exc:
+                outputs.append(self._dead_letter(record, f"{exc.reason}: {exc}"))
+                continue
+            call_id = str(event["call_id"])
+            state = states[call_id] if call_id in states else self.calls.get(call_id)
+            update = apply_event(state, event, int(record.offset))
+            if update.disposition is Disposition.DUPLICATE:
+                self.stats.duplicates_dropped += 1
+                continue
+            if update.disposition is Disposition.NEW:
+                states[call_id] = update.state
+                changed[call_id] = int(record.partition)
+            else:
+                self.stats.replayed += 1
+            waiting.setdefault(call_id, []).append(outputs)
+            outputs += self._emit(record, event, update.state)
+        for call_id, partition in changed.items():
+            stored = write_table_entry(self.calls, call_id, states[call_id], partition)
+            for outputs in waiting[call_id]:
+                outputs.append(stored)
+        self.outputs.serve()
+        return produced
+
+    def _emit(
+        self, record: Any, event: dict[str, Any], state: dict[str, Any]
+    ) -> list[Awaitable[Any]]:
+        """Send the enriched record of ``event`` and its routed copies."""
+        call_id = str(event["call_id"])
         key = call_id.encode()
-        update = apply_event(self.calls.get(call_id), record, int(message.offset))
-        if update.disposition is Disposition.DUPLICATE:
-            self.stats.duplicates_dropped += 1
-            return []
-        if update.disposition is Disposition.NEW:
-            self.calls[call_id] = update.state
-        else:
-            self.stats.replayed += 1
-        customer = self.contacts.match(str(record["tenant_id"]), lookup_number(update.state))
+        customer = self.contacts.match(str(event["tenant_id"]), lookup_number(state))
         self.business.annotate(customer)
-        enriched = build_enriched(record, update.state, customer)
-        incoming = {
-            k: v.decode("latin-1")
-            for k, v in _header_list(getattr(message, "headers", None))
-            if k in (h.TRACEPARENT, h.TRACESTATE) and v is not None
-        }
-        trace: list[tuple[str, bytes]] = []
-        if h.TRACEPARENT in incoming:  # continue the producer's trace; never start one here
-            with span_from_headers(
-                "voicebus.processors.enrich",
-                incoming,
-                {"voicebus.event_id": enriched["event_id"], "voicebus.call_id": call_id},
-            ):
-                trace = [(k, v.encode()) for k, v in inject_trace_headers().items()]
-            trace = trace or [(k, v.encode("latin-1")) for k, v in incoming.items()]
+        enriched = build_enriched(event, state, customer)
+        trace = self._trace_headers(record, enriched["event_id"], call_id)
         value = self.codec.encode(
             to_avro(enriched), subject=ENRICHED_SUBJECT, schema=self.enriched_schema
         )
-        outputs = [await self.enriched.send(key=key, value=value, headers=trace)]
+        outputs: list[Awaitable[Any]] = [
+            self.outputs.send(catalogue_topics.ENRICHED_TOPIC, key, value, trace)
+        ]
         for routed in plan_routes(enriched, self.router, redact_event, trace):
             encoded = self.codec.encode(
                 to_avro(routed.value), subject=f"{routed.topic}-value", schema=self.enriched_schema
             )
-            sync = self.sync_topic(routed.topic)
-            outputs.append(await sync.send(key=key, value=encoded, headers=routed.headers))
+            outputs.append(self.outputs.send(routed.topic, key, encoded, routed.headers))
             self.stats.routed[routed.target] = self.stats.routed.get(routed.target, 0) + 1
         self.stats.enriched += 1
         return outputs
 
-    async def _dead_letter(self, message: Any, error: str) -> Awaitable[Any]:
+    @staticmethod
+    def _trace_headers(record: Any, event_id: str, call_id: str) -> list[tuple[str, bytes]]:
+        """Continue the producer's trace (never start one here): a consumer span when the
+        record carries a traceparent, its context on the outputs."""
+        incoming = {
+            k: v.decode("latin-1")
+            for k, v in _header_list(getattr(record, "headers", None))
+            if k in (h.TRACEPARENT, h.TRACESTATE) and v is not None
+        }
+        if h.TRACEPARENT not in incoming:
+            return []
+        with span_from_headers(
+            "voicebus.processors.enrich",
+            incoming,
+            {"voicebus.event_id": event_id, "voicebus.call_id": call_id},
+        ):
+            trace = [(k, v.encode()) for k, v in inject_trace_headers().items()]
+        return trace or [(k, v.encode("latin-1")) for k, v in incoming.items()]
+
+    def _dead_letter(self, message: Any, error: str) -> Awaitable[Any]:
         self.stats.dead_lettered += 1
         topic, partition, offset = message.topic, int(message.partition), int(message.offset)
         log.warning("dead-lettering %s[%s]@%s: %s", topic, partition, offset, error)
-        return await self.dlq.send(
-            key=_key_bytes(message.key),
-            value=message.value,
-            headers=dead_letter_headers(
+        return self.outputs.send(
+            catalogue_topics.CALL_EVENTS_DLQ_TOPIC,
+            _key_bytes(message.key),
+            message.value,
+            dead_letter_headers(
                 _header_list(getattr(message, "headers", None)),
                 error_class=DECODE_ERROR_CLASS,
                 message=error,
@@ -279,80 +327,6 @@ class Processors:
                 offset=offset,
             ),
         )
-
-
-def build_faust_app(
-    settings: Settings,
-    app_id: str,
-    *,
-    partitions: int,
-    datadir: Path | str | None = None,
-    web_port: int | None = None,
-    one_record_per_batch: bool | None = None,
-) -> TunedApp:
-    """A faust app with the processors' client settings (also used by the benchmark's
-    passthrough baseline, so both run with identical tuning).
-
-    ``one_record_per_batch`` defaults to the dev profile, like ``Settings.producer_conf``: on
-    Tansu the changelog end offsets that faust's recovery reads are only exact with one record
-    per batch.  ``False`` keeps faust's normal producer batching (what the prod profile uses)
-    and every other dev setting; for runs that never recover a changelog, e.g. the benchmark."""
-    s = settings
-    dev = s.profile is Profile.DEV
-    if one_record_per_batch is None:
-        one_record_per_batch = dev
-    data_root = Path(datadir or Path(s.state_dir) / "processors")
-    (data_root / app_id).mkdir(parents=True, exist_ok=True)
-    conf: dict[str, Any] = {
-        "broker": [f"kafka://{hp.strip()}" for hp in s.bootstrap_servers.split(",")],
-        "broker_client_id": s.client_id,
-        "store": "memory://",  # state is rebuilt from the changelogs (README: State)
-        "processing_guarantee": "at_least_once",  # exactly_once needs aiokafka txns
-        "topic_partitions": partitions,
-        "topic_replication_factor": 1 if dev else 3,
-        "table_standby_replicas": 0,
-        "consumer_auto_offset_reset": "earliest",
-        "web_enabled": web_port is not None,
-        "web_port": web_port or 6066,
-        "datadir": str(data_root / "{conf.name}"),
-        "broker_credentials": _credentials(s),
-    }
-    if dev:
-        conf.update(
-            broker_session_timeout=6.0,
-            broker_heartbeat_interval=1.0,
-            broker_rebalance_timeout=6.0,
-        )
-    if one_record_per_batch:
-        # exact end offsets on Tansu (BROKER.md); costs one produce batch per record
-        conf.update(producer_max_batch_size=1, producer_linger_ms=0)
-    return TunedApp(app_id, fetch_max_wait_ms=20 if dev else None, autodiscover=False, **conf)
-
-
-def _credentials(settings: Settings) -> Any:
-    """faust credentials from ``Settings.security`` (None for PLAINTEXT)."""
-    sec = settings.security
-    proto = sec.protocol.value
-    if proto == "PLAINTEXT":
-        return None
-    from aiokafka.helpers import create_ssl_context
-
-    ssl_context = None
-    if proto in ("SSL", "SASL_SSL"):
-        ssl_context = create_ssl_context(
-            cafile=sec.ssl_ca_location,
-            certfile=sec.ssl_certificate_location,
-            keyfile=sec.ssl_key_location,
-            password=sec.ssl_key_password.get_secret_value() if sec.ssl_key_password else None,
-        )
-    if proto == "SSL":
-        return faust.SSLCredentials(ssl_context)
-    return faust.SASLCredentials(
-        username=sec.sasl_username,
-        password=sec.sasl_password.get_secret_value() if sec.sasl_password else None,
-        mechanism=sec.sasl_mechanism.value if sec.sasl_mechanism else "PLAIN",
-        ssl_context=ssl_context,
-    )
 
 
 def internal_topic_specs(app_id: str, partitions: int) -> list[catalogue_topics.TopicSpec]:

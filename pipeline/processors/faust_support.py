@@ -1,7 +1,7 @@
-"""faust-streaming plumbing: client tuning, commit gating, and global tables read from an
-existing topic.
+"""faust-streaming plumbing: client tuning, commit gating, table writes from a batch, and
+global tables read from an existing topic.
 
-Four things faust does not offer as settings, each a small subclass instead of a fork:
+What faust does not offer as settings, each a small subclass or helper instead of a fork:
 
 - ``fetch_max_wait_ms`` is hard-coded to 1500 ms in faust's aiokafka consumer.  Tansu does not
   wake a waiting fetch when data arrives, so every hop would cost ~0.75 s; the dev profile
@@ -17,19 +17,38 @@ Four things faust does not offer as settings, each a small subclass instead of a
   generation, or while the flow is suspended).  For the gate's topics the consumer commits the
   gate's ``committable()`` offsets instead, after flushing the producer, so a committed offset
   never passes a record whose outputs were not produced and acknowledged.
+- Table writes from a micro-batch (``write_table_entry``): ``table[key] = value`` takes the
+  changelog partition from the *current* event, which in a batch is the last one taken, not
+  the record that changed the key; the helper names the partition and returns the changelog
+  write's future, so the commit gate can wait for it.
+- ``QuietWorker``: at a log level of WARNING or above faust's ``Worker`` hooks its terminal
+  spinner into the root logger and sets the root logger to DEBUG, so every ``log.debug`` in
+  faust and aiokafka (several per record sent) builds a LogRecord.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, EventT, TransportT
+from faust.types import TP, EventT, TableT, TransportT
+from faust.types.tuples import FutureMessage
 
-__all__ = ["CommitGate", "SourceGlobalTable", "TunedApp", "add_source_table"]
+from pipeline.config import Profile, Settings
+
+__all__ = [
+    "CommitGate",
+    "QuietWorker",
+    "SourceGlobalTable",
+    "TunedApp",
+    "add_source_table",
+    "build_faust_app",
+    "write_table_entry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +70,8 @@ class CommitGate(Protocol):
 
     def has_pending(self) -> bool: ...
 
+    async def flush(self) -> None: ...
+
     def committable(self) -> Mapping[Any, int]: ...
 
 
@@ -63,7 +84,7 @@ class _TunedConsumer(faust_aiokafka.Consumer):
         # what was produced so far, so the gate can count those records as done
         gate: CommitGate | None = getattr(self.app, "commit_gate", None)
         if gate is not None and gate.has_pending():
-            await self.app.producer.flush()
+            await gate.flush()
         return bool(await super().force_commit(topics, start_new_transaction=start_new_transaction))
 
     def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
@@ -155,3 +176,98 @@ def add_source_table(
         is_global=True,
     )
     return app.tables.add(table)  # type: ignore[return-value]
+
+
+def write_table_entry(
+    table: TableT[Any, Any], key: Any, value: Any, partition: int
+) -> FutureMessage:
+    """``table[key] = value`` with the changelog record sent to ``partition`` (the partition of
+    the source record that changed ``key``); returns the changelog write, which resolves once
+    the broker acknowledged it.  Why not ``table[key] = value``: see the module docstring.
+    For plain tables only (a windowed table also tracks key expiry on a set)."""
+    table.data[key] = value
+    written: FutureMessage = table.send_changelog(partition, key, value)
+    return written
+
+
+class QuietWorker(faust.Worker):
+    """``faust.Worker`` without the terminal spinner (module docstring: it turns on DEBUG for
+    the root logger).  The worker of ``voicebus process`` and the benchmark's baseline."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
+
+def build_faust_app(
+    settings: Settings,
+    app_id: str,
+    *,
+    partitions: int,
+    datadir: Path | str | None = None,
+    web_port: int | None = None,
+    one_record_per_batch: bool | None = None,
+) -> TunedApp:
+    """A faust app with the processors' client settings (also used by the benchmark's
+    passthrough baseline, so both run with identical tuning).
+
+    ``one_record_per_batch`` defaults to the dev profile, like ``Settings.producer_conf``: on
+    Tansu the changelog end offsets that faust's recovery reads are only exact with one record
+    per batch.  ``False`` keeps faust's normal producer batching (what the prod profile uses)
+    and every other dev setting; for runs that never recover a changelog, e.g. the benchmark."""
+    s = settings
+    dev = s.profile is Profile.DEV
+    if one_record_per_batch is None:
+        one_record_per_batch = dev
+    data_root = Path(datadir or Path(s.state_dir) / "processors")
+    (data_root / app_id).mkdir(parents=True, exist_ok=True)
+    conf: dict[str, Any] = {
+        "broker": [f"kafka://{hp.strip()}" for hp in s.bootstrap_servers.split(",")],
+        "broker_client_id": s.client_id,
+        "store": "memory://",  # state is rebuilt from the changelogs (README: State)
+        "processing_guarantee": "at_least_once",  # exactly_once needs aiokafka txns
+        "topic_partitions": partitions,
+        "topic_replication_factor": 1 if dev else 3,
+        "table_standby_replicas": 0,
+        "consumer_auto_offset_reset": "earliest",
+        "web_enabled": web_port is not None,
+        "web_port": web_port or 6066,
+        "datadir": str(data_root / "{conf.name}"),
+        "broker_credentials": _credentials(s),
+    }
+    if dev:
+        conf.update(
+            broker_session_timeout=6.0,
+            broker_heartbeat_interval=1.0,
+            broker_rebalance_timeout=6.0,
+        )
+    if one_record_per_batch:
+        # exact end offsets on Tansu (BROKER.md); costs one produce batch per record
+        conf.update(producer_max_batch_size=1, producer_linger_ms=0)
+    return TunedApp(app_id, fetch_max_wait_ms=20 if dev else None, autodiscover=False, **conf)
+
+
+def _credentials(settings: Settings) -> Any:
+    """faust credentials from ``Settings.security`` (None for PLAINTEXT)."""
+    sec = settings.security
+    proto = sec.protocol.value
+    if proto == "PLAINTEXT":
+        return None
+    from aiokafka.helpers import create_ssl_context
+
+    ssl_context = None
+    if proto in ("SSL", "SASL_SSL"):
+        ssl_context = create_ssl_context(
+            cafile=sec.ssl_ca_location,
+            certfile=sec.ssl_certificate_location,
+            keyfile=sec.ssl_key_location,
+            password=sec.ssl_key_password.get_secret_value() if sec.ssl_key_password else None,
+        )
+    if proto == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    return faust.SASLCredentials(
+        username=sec.sasl_username,
+        password=sec.sasl_password.get_secret_value() if sec.sasl_password else None,
+        mechanism=sec.sasl_mechanism.value if sec.sasl_mechanism else "PLAIN",
+        ssl_context=ssl_context,
+    )

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,8 @@ class SequenceGuard:
     """
 
     def __init__(self, processors: Any, settings: Settings, topics: Iterable[str] = ()) -> None:
-        self.processors = processors  # needs .app (faust) and async .process(record)
+        # processors needs .app (faust), async .process_batch(records) and async .flush()
+        self.processors = processors
         self.settings = settings
         self.topics = frozenset(topics)
         self._expected: dict[Any, tuple[int, int]] = {}  # tp -> (generation, next offset)
@@ -72,18 +73,32 @@ class SequenceGuard:
         self.filled = 0
 
     async def handle(self, message: Any) -> None:
-        """Process ``message`` (a faust Message) if it is next, after any range faust skipped."""
-        if await self.admit(message):
-            await self._process(message.tp, message)
+        """Process ``message`` (a faust Message); see ``handle_batch``."""
+        await self.handle_batch([message])
 
-    async def _process(self, tp: Any, record: Any) -> None:
-        outputs = await self.processors.process(record)
-        futures = [asyncio.ensure_future(out) for out in outputs or ()]
-        self._outputs.setdefault(tp, deque()).append((int(record.offset) + 1, futures))
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
+        """Process ``messages`` (faust Messages in the order the stream delivered them) in one
+        ``process_batch`` call: those next in their partition, each after any range faust
+        skipped before it; records already processed are passed over."""
+        admitted: list[tuple[Any, Any]] = []
+        for message in messages:
+            admitted += await self.admit(message)
+        if admitted:
+            await self._process(admitted)
+
+    async def _process(self, admitted: Sequence[tuple[Any, Any]]) -> None:
+        outputs = await self.processors.process_batch([record for _tp, record in admitted])
+        for (tp, record), produced in zip(admitted, outputs, strict=True):
+            futures = [asyncio.ensure_future(out) for out in produced or ()]
+            self._outputs.setdefault(tp, deque()).append((int(record.offset) + 1, futures))
 
     def has_pending(self) -> bool:
         """True if some processed record is not committable yet (outputs in flight)."""
         return any(self._outputs.values())
+
+    async def flush(self) -> None:
+        """Get a delivery report for every output sent so far (before a commit)."""
+        await self.processors.flush()
 
     def committable(self) -> Mapping[Any, int]:
         """Per partition, the offset below which every record was processed in order and all
@@ -103,8 +118,9 @@ class SequenceGuard:
                 self._safe[tp] = max(next_offset, self._safe.get(tp, 0))
         return dict(self._safe)
 
-    async def admit(self, message: Any) -> bool:
-        """True if ``message`` is next in its partition and should be processed now."""
+    async def admit(self, message: Any) -> list[tuple[Any, Any]]:
+        """The ``(tp, record)`` pairs to process for ``message``: none if it was processed
+        already, else any range faust skipped before it (read directly) and the message."""
         consumer = self.processors.app.consumer
         tp, offset, generation = message.tp, int(message.offset), message.generation_id
         known = self._expected.get(tp)
@@ -113,7 +129,8 @@ class SequenceGuard:
             known = (generation, committed if committed is not None else 0)
         expected = known[1]
         if offset < expected:
-            return False
+            return []
+        admitted: list[tuple[Any, Any]] = []
         if offset > expected:
             log.warning(
                 "%s[%s]: faust skipped offsets %s..%s; reading them directly",
@@ -125,11 +142,11 @@ class SequenceGuard:
             missing = await asyncio.to_thread(
                 read_range, self.settings, tp.topic, tp.partition, expected, offset
             )
-            for record in missing:
-                await self._process(tp, record)
+            admitted += [(tp, record) for record in missing]
             self.filled += len(missing)
         self._expected[tp] = (generation, offset + 1)
-        return True
+        admitted.append((tp, message))
+        return admitted
 
 
 def read_range(

@@ -2,23 +2,24 @@
 
 ``create_processors`` prepares the topics and builds the app (importable, no side effects
 beyond topic creation); ``run_worker`` blocks until SIGINT/SIGTERM, then stops cleanly
-(faust flushes the producer and commits what it processed).
+(faust's last commit flushes every output and changelog write first, see the commit gate).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
-import faust
-
 from pipeline.config import Settings
-from pipeline.processors.app import APP_ID, Processors, ensure_topics
+from pipeline.processors.app import APP_ID, ENRICHED_SUBJECT, Processors, ensure_topics
+from pipeline.processors.faust_support import QuietWorker
 from pipeline.processors.offsets import prime_group_offsets
 from pipeline.processors.routing_hook import RouterLike
+from pipeline.serde import EncodeError
 from pipeline.topics import CALL_EVENTS_TOPIC
 
-__all__ = ["create_processors", "load_router", "run_worker"]
+__all__ = ["create_processors", "load_router", "register_output_schemas", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def create_processors(
             primed,
             CALL_EVENTS_TOPIC,
         )
-    return Processors(
+    processors = Processors(
         settings,
         router=router,
         app_id=app_id,
@@ -67,11 +68,26 @@ def create_processors(
         business_partitions=counts["business_partitions"],
         one_record_per_batch=one_record_per_batch,
     )
+    register_output_schemas(processors, targets or ())
+    return processors
+
+
+def register_output_schemas(processors: Processors, targets: Iterable[str]) -> None:
+    """Register the enriched schema under every output subject before the stream starts: each
+    first registration is an HTTP round trip that would otherwise stall the stream on the
+    first record for that topic.  A registry that cannot be reached now is tried again on
+    first use (the worker still starts)."""
+    subjects = [ENRICHED_SUBJECT, *(f"sync.{target}-value" for target in targets)]
+    for subject in subjects:
+        try:
+            processors.codec.schema_id(subject, processors.enriched_schema)
+        except EncodeError as exc:
+            log.warning("schema for subject %s not registered at start: %s", subject, exc)
 
 
 def run_worker(processors: Processors, *, loglevel: str = "info") -> None:
     """Run the faust worker in this process until a signal stops it."""
-    worker = faust.Worker(
+    worker = QuietWorker(
         processors.app,
         loglevel=loglevel,
         quiet=True,
@@ -80,6 +96,9 @@ def run_worker(processors: Processors, *, loglevel: str = "info") -> None:
     try:
         worker.execute_from_commandline()
     finally:
+        left = processors.outputs.close()
+        if left:
+            log.warning("%d output records were still undelivered at shutdown", left)
         s = processors.stats
         log.info(
             "processors stopped: enriched=%d replayed=%d duplicates_dropped=%d "
