@@ -156,16 +156,23 @@ def make_app(
             return graph_error(400, "ErrorInvalidUrlQuery", "$top must be 1-1000")
         return web.json_response({"value": found[: int(top)]})
 
-    async def create_reply(request: web.Request) -> web.Response:
+    async def reply_request(request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
+        """The ``{message, comment}`` body of reply and createReply, or the error answer."""
         body, refused = await guarded(request)
         if refused:
-            return refused
+            return {}, refused
         if not isinstance(body, dict) or set(body) - {"message", "comment"}:
-            return graph_error(400, "RequestBodyRead", "Expected {message, comment}.")
-        message = body.get("message") or {}
-        problem = check_message(message, require_recipients=False)
+            return {}, graph_error(400, "RequestBodyRead", "Expected {message, comment}.")
+        problem = check_message(body.get("message") or {}, require_recipients=False)
         if problem:
-            return graph_error(400, *problem)
+            return {}, graph_error(400, *problem)
+        return body, None
+
+    async def create_reply(request: web.Request) -> web.Response:
+        body, refused = await reply_request(request)
+        if refused:
+            return refused
+        message = body.get("message") or {}
         if body.get("comment") and "body" in message:
             return graph_error(400, "ErrorInvalidArgument", "Specify a comment or message.body.")
         draft = state.create_reply(
@@ -281,15 +288,9 @@ def make_app(
         return sent_or_lost()
 
     async def reply(request: web.Request) -> web.Response:
-        body, refused = await guarded(request)
+        body, refused = await reply_request(request)
         if refused:
             return refused
-        if not isinstance(body, dict) or set(body) - {"message", "comment"}:
-            return graph_error(400, "RequestBodyRead", "Expected {message, comment}.")
-        message = body.get("message") or {}
-        problem = check_message(message, require_recipients=False)
-        if problem:
-            return graph_error(400, *problem)
         found = state.reply(request.match_info["user"], request.match_info["mid"], body)
         if not found:
             return graph_error(*NOT_FOUND)
