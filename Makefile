@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/producer.py
 	$(BIN)/python bench/sinks.py
 	$(BIN)/python bench/processors.py
+	$(BIN)/python bench/crm_rate.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
