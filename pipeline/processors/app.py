@@ -70,6 +70,8 @@ _REGISTRY_RETRY_MAX_S = 5.0
 BATCH_MAX = 500
 BATCH_WINDOW_S = 0.02
 _SERVE_REPORTS_EVERY_S = 0.05
+#: how often the sequence guard looks for records faust left undelivered at partition ends
+_CHECK_TAILS_EVERY_S = 1.0
 
 
 @dataclass
@@ -176,6 +178,7 @@ class Processors:
         self.app.timer(_SERVE_REPORTS_EVERY_S, name=f"{app_id}.delivery-reports")(
             self._serve_reports
         )
+        self.app.timer(_CHECK_TAILS_EVERY_S, name=f"{app_id}.tail-check")(self._check_tails)
 
     # ---- side inputs ------------------------------------------------------------------------
     def _apply_contact(self, key: bytes, value: bytes | None) -> None:
@@ -207,6 +210,9 @@ class Processors:
 
     async def _serve_reports(self) -> None:
         self.outputs.serve()
+
+    async def _check_tails(self) -> None:
+        await self.sequence.check_tails()
 
     async def flush(self) -> None:
         """Every output and changelog write sent so far gets its delivery report."""

@@ -1,5 +1,6 @@
 """Offset bookkeeping around faust: priming a new group's offsets and filling the gaps faust
-leaves when it skips records around a rebalance (see ``SequenceGuard``)."""
+leaves when it skips records around a rebalance, between records and at a partition's tail
+(see ``SequenceGuard``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from aiokafka.errors import KafkaError
+from faust.exceptions import ConsumerNotStarted
 
 from pipeline.config import Settings
 
@@ -17,11 +21,15 @@ __all__ = [
     "FetchedRecord",
     "OutputNotDelivered",
     "SequenceGuard",
+    "missing_tails",
     "prime_group_offsets",
     "read_range",
 ]
 
 log = logging.getLogger(__name__)
+
+#: a partition counts as quiet (candidate for a tail check) after this long without progress
+TAIL_QUIET_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,14 @@ class SequenceGuard:
     assigned to that partition) and processes it first, so output order per call holds.
     Records below it in the same generation were processed already and are passed over.
 
+    Tails: faust can also skip the *last* records of a partition (seen after a restart from
+    committed offsets); no later record arrives to reveal that gap, so they would never be
+    processed nor committed.  ``check_tails`` (run periodically) compares the next expected
+    offset of each assigned partition that was quiet for ``quiet_s`` with its high watermark
+    and processes a tail that two consecutive checks found missing the same way.  Gap fills,
+    tail fills and ``handle_batch`` run one at a time (one lock), so order per partition holds
+    and nothing is processed twice.
+
     Commits: faust's own commit offsets come from its acks, and faust acks records it never
     hands to the stream (fetched under an older generation, or while the flow is suspended),
     before this guard has re-read them; a commit in that window followed by a crash loses
@@ -61,12 +77,26 @@ class SequenceGuard:
     processed in order and every output it sent was acknowledged by the broker.
     """
 
-    def __init__(self, processors: Any, settings: Settings, topics: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        processors: Any,
+        settings: Settings,
+        topics: Iterable[str] = (),
+        *,
+        quiet_s: float = TAIL_QUIET_S,
+        reader: Callable[[Settings, str, int, int, int], list[FetchedRecord]] | None = None,
+    ) -> None:
         # processors needs .app (faust), async .process_batch(records) and async .flush()
         self.processors = processors
         self.settings = settings
         self.topics = frozenset(topics)
+        self.quiet_s = quiet_s
+        self._read = reader or read_range
+        self._lock = asyncio.Lock()  # handle_batch and check_tails never interleave
         self._expected: dict[Any, tuple[int, int]] = {}  # tp -> (generation, next offset)
+        self._quiet_since: dict[Any, tuple[int, float]] = {}  # tp -> (generation, last progress)
+        # tp -> (generation, start) of a tail seen missing by the previous check
+        self._suspect: dict[Any, tuple[int, int]] = {}
         # tp -> (offset after the record, its output futures), in processing order
         self._outputs: dict[Any, deque[tuple[int, list[asyncio.Future[Any]]]]] = {}
         self._safe: dict[Any, int] = {}  # tp -> highest committable offset
@@ -80,11 +110,12 @@ class SequenceGuard:
         """Process ``messages`` (faust Messages in the order the stream delivered them) in one
         ``process_batch`` call: those next in their partition, each after any range faust
         skipped before it; records already processed are passed over."""
-        admitted: list[tuple[Any, Any]] = []
-        for message in messages:
-            admitted += await self.admit(message)
-        if admitted:
-            await self._process(admitted)
+        async with self._lock:
+            admitted: list[tuple[Any, Any]] = []
+            for message in messages:
+                admitted += await self.admit(message)
+            if admitted:
+                await self._process(admitted)
 
     async def _process(self, admitted: Sequence[tuple[Any, Any]]) -> None:
         outputs = await self.processors.process_batch([record for _tp, record in admitted])
@@ -121,13 +152,8 @@ class SequenceGuard:
     async def admit(self, message: Any) -> list[tuple[Any, Any]]:
         """The ``(tp, record)`` pairs to process for ``message``: none if it was processed
         already, else any range faust skipped before it (read directly) and the message."""
-        consumer = self.processors.app.consumer
         tp, offset, generation = message.tp, int(message.offset), message.generation_id
-        known = self._expected.get(tp)
-        if known is None or known[0] != generation:
-            committed = consumer._committed_offset.get(tp)
-            known = (generation, committed if committed is not None else 0)
-        expected = known[1]
+        expected = self._next_expected(tp, generation)
         if offset < expected:
             return []
         admitted: list[tuple[Any, Any]] = []
@@ -140,13 +166,106 @@ class SequenceGuard:
                 offset - 1,
             )
             missing = await asyncio.to_thread(
-                read_range, self.settings, tp.topic, tp.partition, expected, offset
+                self._read, self.settings, tp.topic, tp.partition, expected, offset
             )
             admitted += [(tp, record) for record in missing]
             self.filled += len(missing)
-        self._expected[tp] = (generation, offset + 1)
+        self._advance(tp, generation, offset + 1)
         admitted.append((tp, message))
         return admitted
+
+    def _next_expected(self, tp: Any, generation: int) -> int:
+        """The next offset to process in ``tp``: one past the last processed record of this
+        generation, else the committed offset (0 without one: the group starts earliest)."""
+        known = self._expected.get(tp)
+        if known is not None and known[0] == generation:
+            return known[1]
+        committed = self.processors.app.consumer._committed_offset.get(tp)
+        return int(committed) if committed is not None else 0
+
+    def _advance(self, tp: Any, generation: int, next_offset: int) -> None:
+        self._expected[tp] = (generation, next_offset)
+        self._quiet_since[tp] = (generation, time.monotonic())
+
+    async def check_tails(self) -> int:
+        """Process records at the end of assigned partitions that faust did not deliver;
+        returns how many.  Only while the consumer is settled (no rebalance or table
+        recovery in progress), only for partitions quiet for ``quiet_s``, and nothing read
+        is processed if the generation or assignment changed meanwhile."""
+        app = self.processors.app
+        if app.rebalancing or app.in_recovery:
+            return 0
+        consumer = app.consumer
+        try:
+            assigned = {tp for tp in consumer.assignment() if tp.topic in self.topics}
+        except ConsumerNotStarted:
+            return 0
+        generation = app.consumer_generation_id
+        now = time.monotonic()
+        quiet = []
+        for tp in assigned:
+            since = self._quiet_since.get(tp)
+            if since is None or since[0] != generation:  # new in this generation: wait first
+                self._quiet_since[tp] = (generation, now)
+            elif now - since[1] >= self.quiet_s:
+                quiet.append(tp)
+        if not quiet:
+            return 0
+        try:
+            highwaters = await consumer.highwaters(*quiet)
+        except (TimeoutError, ConsumerNotStarted, KafkaError) as exc:
+            log.info("tail check skipped, high watermarks unavailable: %r", exc)
+            return 0
+        async with self._lock:
+            if app.consumer_generation_id != generation or app.rebalancing:
+                return 0
+            expected = {tp: self._next_expected(tp, generation) for tp in quiet}
+            missing = missing_tails(expected, highwaters)
+            confirmed = {
+                tp: span
+                for tp, span in missing.items()
+                if self._suspect.get(tp) == (generation, span[0])
+            }
+            # act on a tail only when the previous check saw it missing too: records that
+            # just arrived are faust's to deliver, not a skip
+            self._suspect = {tp: (generation, span[0]) for tp, span in missing.items()}
+            tails: list[tuple[Any, list[FetchedRecord]]] = []
+            for tp, (start, end) in confirmed.items():
+                log.warning(
+                    "%s[%s]: faust did not deliver offsets %s..%s at the end of the "
+                    "partition; reading them directly",
+                    tp.topic,
+                    tp.partition,
+                    start,
+                    end - 1,
+                )
+                records = await asyncio.to_thread(
+                    self._read, self.settings, tp.topic, tp.partition, start, end
+                )
+                if records:
+                    tails.append((tp, records))
+            if app.consumer_generation_id != generation or app.rebalancing:
+                return 0  # revoked or re-seeked meanwhile: the new generation starts afresh
+            admitted = [(tp, record) for tp, records in tails for record in records]
+            if not admitted:
+                return 0
+            for tp, records in tails:
+                self._advance(tp, generation, int(records[-1].offset) + 1)
+            self.filled += len(admitted)
+            await self._process(admitted)
+            return len(admitted)
+
+
+def missing_tails(
+    next_expected: Mapping[Any, int], highwaters: Mapping[Any, int]
+) -> dict[Any, tuple[int, int]]:
+    """Per partition, the offsets ``[start, end)`` that exist (below the high watermark) but
+    were not processed yet (at or beyond the next expected offset)."""
+    return {
+        tp: (start, highwaters[tp])
+        for tp, start in next_expected.items()
+        if tp in highwaters and highwaters[tp] is not None and highwaters[tp] > start
+    }
 
 
 def read_range(
