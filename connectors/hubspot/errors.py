@@ -135,11 +135,15 @@ def classify_error(
             if category in DATA_CATEGORIES or str(error.get("subCategory")) in DATA_CATEGORIES
             else PermanentError
         )
-        hint = (
-            "fix the event or create the property in HubSpot, then replay from the DLQ"
-            if cls is DataError
-            else "fix the mapping or the HubSpot configuration, then replay"
-        )
+        if cls is DataError and operation.startswith("associate"):
+            hint = (
+                "a record id to link does not exist in HubSpot (e.g. a stale HubSpot id in "
+                "crm.contacts); fix the directory entry, then replay from the DLQ"
+            )
+        elif cls is DataError:
+            hint = "fix the event or create the property in HubSpot, then replay from the DLQ"
+        else:
+            hint = "fix the mapping or the HubSpot configuration, then replay"
         return cls(f"{where} ({hint})", status_code=status, vendor_code=category or None)
     if status == 401:
         return AuthError(

@@ -120,3 +120,17 @@ def test_batch_error_entries_get_a_status_from_their_category():
         missing_is_data=True,
     )
     assert isinstance(missing, DataError)
+
+
+def test_a_failed_association_names_the_missing_id_not_a_property():
+    error = classify_error(
+        400,
+        {"category": "VALIDATION_ERROR", "message": "calls 7 or contacts HU000 is not valid"},
+        operation="associate calls with contacts",
+        missing_is_data=True,
+    )
+    assert isinstance(error, DataError)
+    assert "does not exist in HubSpot" in str(error)
+    assert "create the property" not in str(error)
+    plain = classify_error(400, {"category": "VALIDATION_ERROR"}, operation="create calls")
+    assert "create the property" in str(plain)
