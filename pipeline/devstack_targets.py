@@ -108,7 +108,7 @@ def _base_url_env(
     return lambda url, secrets: {variable: url + suffix, **fixed, **secrets}
 
 
-def _gmail_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
+def gmail_sandbox_env(url: str, secrets: dict[str, str] | None = None) -> dict[str, str]:
     """The Google sandbox serves Gmail, Calendar and the token endpoint on one port and
     accepts fixed local credentials (connectors.gmail.sandbox.make_app defaults)."""
     return {
@@ -121,7 +121,7 @@ def _gmail_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _outlook_env(url: str, secrets: dict[str, str]) -> dict[str, str]:
+def outlook_sandbox_env(url: str, secrets: dict[str, str] | None = None) -> dict[str, str]:
     """The Graph sandbox serves Graph and the Entra token endpoint on one port with fixed
     local credentials (connectors.outlook.sandbox.make_app defaults)."""
     return {
@@ -214,7 +214,7 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
     DevTarget(
         "gmail",
         "connectors.gmail.sandbox",
-        _gmail_env,
+        gmail_sandbox_env,
         received=_sandbox_requests,
         demo_operation="send_follow_up",
         demo_when={"event_type": ["call_summary"], "customer_matched": True},
@@ -222,7 +222,7 @@ DEV_TARGETS: tuple[DevTarget, ...] = (
     DevTarget(
         "outlook",
         "connectors.outlook.sandbox",
-        _outlook_env,
+        outlook_sandbox_env,
         received=_sandbox_requests,
         demo_operation="send_follow_up",
         demo_when={"event_type": ["call_summary"], "customer_matched": True},

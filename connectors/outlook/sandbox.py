@@ -128,13 +128,20 @@ def make_app(
         state.send(request.match_info["user"], body["message"], saved=saved)
         return sent_or_lost()
 
-    async def create_draft(request: web.Request) -> web.Response:
+    async def draft_request(request: web.Request) -> tuple[Any, web.Response | None]:
+        """The message body of a draft create or update, or the error answer."""
         body, refused = await guarded(request)
         if refused:
-            return refused
+            return None, refused
         problem = check_message(body, require_recipients=False)
         if problem:
-            return graph_error(400, *problem)
+            return None, graph_error(400, *problem)
+        return body, None
+
+    async def create_draft(request: web.Request) -> web.Response:
+        body, refused = await draft_request(request)
+        if refused:
+            return refused
         draft = state.draft(request.match_info["user"], body)
         return web.json_response(draft.resource("drafts"), status=201)
 
@@ -188,12 +195,9 @@ def make_app(
         return web.json_response(draft.resource("drafts"), status=201)
 
     async def update_message(request: web.Request) -> web.Response:
-        body, refused = await guarded(request)
+        body, refused = await draft_request(request)
         if refused:
             return refused
-        problem = check_message(body, require_recipients=False)
-        if problem:
-            return graph_error(400, *problem)
         if "attachments" in body or set(body) - MESSAGE_FIELDS:
             return graph_error(400, "ErrorInvalidProperty", "Not an updatable property.")
         updated = state.update(request.match_info["mid"], body)

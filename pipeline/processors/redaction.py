@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from pipeline.processors.enrich import ENVELOPE_FIELDS
+
 __all__ = [
     "RedactionPolicy",
     "mask_phone_number",
@@ -195,18 +197,7 @@ def _mask_text(text: str) -> str:
 # ---- event walking -----------------------------------------------------------------------
 # Envelope fields identify the event; the customer block is structured CRM data handled by the
 # strict policy only.  Everything else is scanned, so a new free-text field is masked by default.
-_UNSCANNED_TOP_LEVEL = frozenset(
-    {
-        "event_id",
-        "event_type",
-        "occurred_at",
-        "tenant_id",
-        "call_id",
-        "source",
-        "schema_version",
-        "customer",
-    }
-)
+_UNSCANNED_TOP_LEVEL = (frozenset(ENVELOPE_FIELDS) - {"payload"}) | {"customer"}
 # Structured values whose meaning masking would break (numbers are handled by ``strict``).
 _STRUCTURED_KEYS = frozenset(
     {

@@ -21,6 +21,7 @@ from connectors.gmail.sandbox import state_of as gmail_state
 from connectors.outlook.sandbox import make_app as make_graph_app
 from connectors.outlook.sandbox import state_of as graph_state
 from pipeline.config import Settings
+from pipeline.devstack_targets import gmail_sandbox_env, outlook_sandbox_env
 from pipeline.events import CallDirection, CallEvent, Contact, RecordType, TranscriptSegment
 from pipeline.processors.redaction import redact_text
 from pipeline.producer import CallEventProducer
@@ -41,24 +42,14 @@ rules:
       - {target: gmail, operation: send_follow_up, hints: {template: call-follow-up}}
       - {target: outlook, operation: send_follow_up, hints: {template: call-follow-up}}
 """
-SINK_ENV = {
+SINK_ENV = {  # the dev stack's sandbox settings plus what this test needs
     "gmail": lambda url: {
-        "VOICEBUS_GMAIL_API_BASE_URL": url,
-        "VOICEBUS_GMAIL_CALENDAR_BASE_URL": url,
-        "VOICEBUS_GMAIL_TOKEN_URL": f"{url}/token",
-        "VOICEBUS_GMAIL_CLIENT_ID": "sandbox-client",
-        "VOICEBUS_GMAIL_CLIENT_SECRET": "sandbox-secret",
-        "VOICEBUS_GMAIL_REFRESH_TOKEN": "sandbox-refresh",
+        **gmail_sandbox_env(url),
         "VOICEBUS_GMAIL_SENDER_ADDRESS": "care@voicebus.example",
         "VOICEBUS_GMAIL_RESILIENCE__RATE_PER_S": "0",
     },
     "outlook": lambda url: {
-        "VOICEBUS_OUTLOOK_GRAPH_BASE_URL": url,
-        "VOICEBUS_OUTLOOK_AUTHORITY_URL": url,
-        "VOICEBUS_OUTLOOK_TENANT_ID": "sandbox-tenant",
-        "VOICEBUS_OUTLOOK_CLIENT_ID": "sandbox-client",
-        "VOICEBUS_OUTLOOK_CLIENT_SECRET": "sandbox-secret",
-        "VOICEBUS_OUTLOOK_USER_ID": "care@voicebus.example",
+        **outlook_sandbox_env(url),
         "VOICEBUS_OUTLOOK_RESILIENCE__RATE_PER_S": "0",
     },
 }
